@@ -1,0 +1,1 @@
+"""Pure spatial analysis: GeoDataFrames / shapely arrays in, same out. No I/O."""

@@ -1,0 +1,1 @@
+"""Importers: parse -> validate -> write in one transaction."""

@@ -1,0 +1,1 @@
+"""Map layers: store frames -> dash-leaflet components, one module per layer."""

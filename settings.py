@@ -1,0 +1,97 @@
+"""Sightline configuration: one typed Settings object, read from SIGHTLINE_* environment variables.
+
+Every other module receives a ``Settings`` instance; nothing else reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+ENV_PREFIX = "SIGHTLINE_"
+
+
+class SettingsError(ValueError):
+    """Configuration that cannot work (unknown key, bad value)."""
+
+
+class Settings(BaseSettings):
+    """All Sightline settings. Environment variable = ``SIGHTLINE_`` + upper-case field name.
+
+    ``DATABASE_URL`` is also accepted without the prefix, as most tools expect it.
+    """
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SIGHTLINE_DATABASE_URL", "DATABASE_URL", "database_url"),
+        description=(
+            "SQLAlchemy/libpq URL of a PostGIS >= 3.1 database. Unset: use the project-managed "
+            "local cluster in pg_dir."
+        ),
+    )
+    pg_dir: Path = Field(
+        default=PROJECT_ROOT / "var" / "pg",
+        description="Data directory of the project-managed PostgreSQL cluster.",
+    )
+    pg_port: int | None = Field(
+        default=None,
+        ge=1024,
+        le=65535,
+        description="TCP port (127.0.0.1) of the managed cluster; unset: a free port at init.",
+    )
+    pg_database: str = Field(default="sightline", description="Database name in the cluster.")
+    host: str = Field(default="127.0.0.1", description="Interface the console listens on.")
+    port: int = Field(default=8050, ge=1, le=65535, description="Port of the map console.")
+    basemap_url: str | None = Field(
+        default=None,
+        description=(
+            "XYZ tile URL template ({z}/{x}/{y}) for the basemap. Unset or unreachable: a plain "
+            "basemap drawn from the local buildings, roads and boundaries."
+        ),
+    )
+    basemap_attribution: str = Field(
+        default="", description="Attribution shown for the configured basemap tiles."
+    )
+    demo_seed: int = Field(default=28181, description="Seed of the synthetic demo inventory.")
+    demo_osm_file: Path = Field(
+        default=PROJECT_ROOT / "data" / "monaco.osm.pbf",
+        description="OSM extract loaded by `sightline demo load`.",
+    )
+    log_level: str = Field(default="INFO", description="Python logging level.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_env(cls, data: Any) -> Any:
+        known = {ENV_PREFIX + name.upper() for name in cls.model_fields}
+        unknown = sorted(k for k in os.environ if k.startswith(ENV_PREFIX) and k not in known)
+        if unknown:
+            raise SettingsError(
+                f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        return data
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment, with explicit keyword overrides on top.
+
+    Raises
+    ------
+    SettingsError
+        On an unknown ``SIGHTLINE_*`` variable or a value of the wrong type/range.
+    """
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise SettingsError(f"invalid settings: {problems}") from exc

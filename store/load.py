@@ -1,0 +1,182 @@
+"""Bulk writes of GeoDataFrames into the store. Callers pass one open transaction (Connection).
+
+Geometries are written as EWKT with SRID 4326; polygons are promoted to MultiPolygon where the
+column is MULTIPOLYGON. Frame columns that the table does not have are an error, so nothing a
+caller meant to store is dropped silently.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import Connection, Table, delete, insert, select, text, update
+
+from store.models import (
+    Alarm,
+    AlarmPoint,
+    Base,
+    Camera,
+    Checkpoint,
+    DatasetLoad,
+    Jurisdiction,
+    KeyArea,
+)
+
+LEVEL_ORDER = ("city", "district", "station")
+
+
+class LoadError(ValueError):
+    """A frame cannot be written as given (unknown column, wrong CRS, missing parent ...)."""
+
+
+def _python(value: Any) -> Any:
+    """numpy/pandas scalars -> plain Python; NaN/NaT/NA -> None."""
+    if value is None:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if hasattr(value, "to_pydatetime"):
+        return value.to_pydatetime()
+    if isinstance(value, np.ndarray):
+        return [_python(v) for v in value.tolist()]
+    return value
+
+
+def _ewkt(geoms: Iterable[Any], multi: bool) -> list[str]:
+    arr = np.asarray(list(geoms), dtype=object)
+    if multi:
+        single = shapely.get_type_id(arr) == shapely.GeometryType.POLYGON
+        arr[single] = shapely.multipolygons(arr[single, None])
+    wkt = shapely.to_wkt(arr, rounding_precision=-1, trim=True)
+    return ["SRID=4326;" + w for w in wkt]
+
+
+def records(
+    table: Table, gdf: gpd.GeoDataFrame, extra: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Rows of ``gdf`` as insert parameter dicts for ``table`` (geometry -> ``geom``)."""
+    if gdf.crs is None or gdf.crs.to_epsg() != 4326:
+        raise LoadError(f"{table.name}: frame CRS must be EPSG:4326, got {gdf.crs}")
+    cols = [c for c in gdf.columns if c != gdf.geometry.name]
+    unknown = sorted(set(cols) - set(table.c.keys()))
+    if unknown:
+        raise LoadError(f"{table.name}: frame has columns the table lacks: {', '.join(unknown)}")
+    geom_type = str(getattr(table.c.geom.type, "geometry_type", "")).upper()
+    geoms = _ewkt(gdf.geometry.array, multi=geom_type == "MULTIPOLYGON")
+    data = gdf[cols].to_dict(orient="records")
+    rows = []
+    for row, g in zip(data, geoms, strict=True):
+        rec = {k: _python(v) for k, v in row.items()}
+        rec["geom"] = g
+        if extra:
+            rec.update(extra)
+        rows.append(rec)
+    return rows
+
+
+def insert_frame(
+    conn: Connection,
+    model: type[Base],
+    gdf: gpd.GeoDataFrame,
+    extra: Mapping[str, Any] | None = None,
+) -> list[int]:
+    """Insert every row of ``gdf`` into ``model``'s table; returns the new ids in row order."""
+    table: Table = model.__table__  # type: ignore[assignment]
+    rows = records(table, gdf, extra)
+    if not rows:
+        return []
+    result = conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+    return [int(r[0]) for r in result]
+
+
+def replace_jurisdictions(conn: Connection, gdf: gpd.GeoDataFrame) -> dict[str, int]:
+    """Replace all jurisdictions with ``gdf`` (code, name, level, parent_code, admin_code).
+
+    References from devices, areas and alarms are cleared first and must be re-assigned with
+    :func:`assign_jurisdictions`. Returns code -> new id.
+    """
+    for model in (Camera, Checkpoint, KeyArea, AlarmPoint, Alarm):
+        conn.execute(update(model).values(jurisdiction_id=None))
+    conn.execute(update(Jurisdiction).values(parent_id=None))
+    conn.execute(delete(Jurisdiction))
+    ids: dict[str, int] = {}
+    for level in LEVEL_ORDER:
+        part = gdf[gdf["level"] == level]
+        if part.empty:
+            continue
+        parents = part["parent_code"].tolist() if "parent_code" in part else [None] * len(part)
+        missing = sorted({p for p in parents if p is not None and p not in ids})
+        if missing:
+            raise LoadError(f"jurisdictions: unknown parent code(s) {', '.join(missing)}")
+        frame = part.drop(columns=["parent_code"], errors="ignore").copy()
+        frame["parent_id"] = [ids[p] if p is not None else None for p in parents]
+        new = insert_frame(conn, Jurisdiction, frame)
+        ids.update(zip(part["code"].tolist(), new, strict=True))
+    return ids
+
+
+def assign_jurisdictions(conn: Connection) -> None:
+    """Set ``jurisdiction_id`` of every device, key area and alarm to the most local unit."""
+    rank = "CASE j.level WHEN 'station' THEN 0 WHEN 'district' THEN 1 ELSE 2 END"
+    for table, where in (
+        ("cameras", "t.geom"),
+        ("checkpoints", "t.geom"),
+        ("alarm_points", "t.geom"),
+        ("alarms", "t.geom"),
+        ("key_areas", "ST_PointOnSurface(t.geom)"),
+    ):
+        conn.execute(
+            text(
+                f"UPDATE {table} t SET jurisdiction_id = ("  # noqa: S608 - fixed identifiers
+                f"SELECT j.id FROM jurisdictions j WHERE ST_Covers(j.geom, {where}) "
+                f"ORDER BY {rank} LIMIT 1)"
+            )
+        )
+
+
+def delete_by_source(conn: Connection, models: Iterable[type[Base]], sources: list[str]) -> None:
+    """Delete the rows of the given tables whose ``source`` is one of ``sources``."""
+    for model in models:
+        table: Table = model.__table__  # type: ignore[assignment]
+        conn.execute(delete(table).where(table.c.source.in_(sources)))
+
+
+def last_load(conn: Connection, name: str) -> DatasetLoad | None:
+    """The newest dataset load record of that name."""
+    row = conn.execute(
+        select(DatasetLoad.__table__)
+        .where(DatasetLoad.name == name)
+        .order_by(DatasetLoad.id.desc())
+        .limit(1)
+    ).first()
+    return DatasetLoad(**row._mapping) if row is not None else None
+
+
+def record_load(
+    conn: Connection,
+    name: str,
+    source: str,
+    sha256: str,
+    parameters: Mapping[str, Any],
+    row_counts: Mapping[str, int],
+) -> None:
+    """Write a dataset load record."""
+    conn.execute(
+        insert(DatasetLoad.__table__).values(
+            name=name,
+            source=source,
+            source_sha256=sha256,
+            parameters=dict(parameters),
+            row_counts=dict(row_counts),
+        )
+    )

@@ -1,0 +1,339 @@
+"""ORM models of the Sightline store. Every geometry is EPSG:4326 with a GiST index.
+
+The Alembic migrations in ``store/migrations`` create exactly these tables; a test compares them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SRID = 4326
+
+JURISDICTION_LEVELS = ("city", "district", "station")
+DORI_LEVELS = ("detect", "observe", "recognise", "identify")
+DEVICE_STATUSES = ("online", "offline", "fault", "unknown")
+CAMERA_KINDS = ("road", "community", "social", "high_point")
+CAMERA_TYPES = ("fixed", "dome", "ptz", "panoramic")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+def _geom_ok(column: str = "geom") -> str:
+    return f"ST_IsValid({column}) AND NOT ST_IsEmpty({column})"
+
+
+def _geom(kind: str) -> Any:
+    # spatial_index=True makes GeoAlchemy2 create a GiST index named idx_<table>_<column>.
+    return Geometry(geometry_type=kind, srid=SRID, spatial_index=True)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Jurisdiction(Base):
+    """Administrative unit of the three-level programme: city -> district -> police station."""
+
+    __tablename__ = "jurisdictions"
+    __table_args__ = (
+        CheckConstraint(_in("level", JURISDICTION_LEVELS), name="level"),
+        CheckConstraint(_geom_ok(), name="geom_valid"),
+        CheckConstraint("(level = 'city') = (parent_id IS NULL)", name="parent_by_level"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    level: Mapped[str] = mapped_column(String(16))
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("jurisdictions.id", ondelete="RESTRICT"), index=True
+    )
+    admin_code: Mapped[str | None] = mapped_column(String(12))
+    geom: Mapped[Any] = mapped_column(_geom("MULTIPOLYGON"))
+
+
+class KeyArea(Base):
+    """Priority area (重点区域) with the DORI level its coverage must reach."""
+
+    __tablename__ = "key_areas"
+    __table_args__ = (
+        CheckConstraint(_in("required_dori", DORI_LEVELS), name="required_dori"),
+        CheckConstraint(_geom_ok(), name="geom_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    area_class: Mapped[str] = mapped_column(String(32))
+    required_dori: Mapped[str] = mapped_column(String(16))
+    jurisdiction_id: Mapped[int | None] = mapped_column(ForeignKey("jurisdictions.id"), index=True)
+    source: Mapped[str] = mapped_column(String(32), server_default="import")
+    geom: Mapped[Any] = mapped_column(_geom("MULTIPOLYGON"))
+
+
+class Camera(Base):
+    """A camera. Azimuth in degrees clockwise from true north, tilt in degrees down from level."""
+
+    __tablename__ = "cameras"
+    __table_args__ = (
+        CheckConstraint("device_id ~ '^[0-9]{20}$'", name="device_id_gb28181"),
+        CheckConstraint("azimuth_deg >= 0 AND azimuth_deg < 360", name="azimuth_range"),
+        CheckConstraint("tilt_deg >= -90 AND tilt_deg <= 90", name="tilt_range"),
+        CheckConstraint("mount_height_m > 0 AND mount_height_m <= 1000", name="height_range"),
+        CheckConstraint("hfov_deg > 0 AND hfov_deg <= 360", name="hfov_range"),
+        CheckConstraint("sensor_width_mm > 0 AND sensor_height_mm > 0", name="sensor_positive"),
+        CheckConstraint("focal_length_mm > 0", name="focal_positive"),
+        CheckConstraint("resolution_w_px > 0 AND resolution_h_px > 0", name="resolution_positive"),
+        CheckConstraint(_in("status", DEVICE_STATUSES), name="status"),
+        CheckConstraint(_in("kind", CAMERA_KINDS), name="kind"),
+        CheckConstraint(_in("camera_type", CAMERA_TYPES), name="camera_type"),
+        CheckConstraint(_geom_ok(), name="geom_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(Text)
+    is_social_resource: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    access_level: Mapped[int] = mapped_column(Integer, server_default="0")
+    kind: Mapped[str] = mapped_column(String(16), server_default="road")
+    camera_type: Mapped[str] = mapped_column(String(16), server_default="fixed")
+    mount: Mapped[str | None] = mapped_column(String(16))
+    address: Mapped[str | None] = mapped_column(Text)
+    mount_height_m: Mapped[float | None] = mapped_column(Float)
+    azimuth_deg: Mapped[float | None] = mapped_column(Float)
+    tilt_deg: Mapped[float | None] = mapped_column(Float)
+    any_direction: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    lens_model: Mapped[str | None] = mapped_column(Text)
+    sensor_width_mm: Mapped[float | None] = mapped_column(Float)
+    sensor_height_mm: Mapped[float | None] = mapped_column(Float)
+    focal_length_mm: Mapped[float | None] = mapped_column(Float)
+    hfov_deg: Mapped[float | None] = mapped_column(Float)
+    resolution_w_px: Mapped[int | None] = mapped_column(Integer)
+    resolution_h_px: Mapped[int | None] = mapped_column(Integer)
+    ptz_presets: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]")
+    stream_ref: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), server_default="unknown")
+    status_since: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    jurisdiction_id: Mapped[int | None] = mapped_column(ForeignKey("jurisdictions.id"), index=True)
+    source: Mapped[str] = mapped_column(String(32), server_default="import")
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    geom: Mapped[Any] = mapped_column(_geom("POINT"))
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class Checkpoint(Base):
+    """Road checkpoint (卡口). Directions are 'in'/'out' (of the city) or compass bearings."""
+
+    __tablename__ = "checkpoints"
+    __table_args__ = (
+        CheckConstraint("device_id ~ '^[0-9]{20}$'", name="device_id_gb28181"),
+        CheckConstraint("lanes > 0 AND lanes <= 32", name="lanes_range"),
+        CheckConstraint(_in("status", DEVICE_STATUSES), name="status"),
+        CheckConstraint(_geom_ok(), name="geom_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    road_name: Mapped[str | None] = mapped_column(Text)
+    road_id: Mapped[int | None] = mapped_column(ForeignKey("roads.id", ondelete="SET NULL"))
+    directions: Mapped[list[str]] = mapped_column(JSONB, server_default="[]")
+    lanes: Mapped[int | None] = mapped_column(Integer)
+    is_entry: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    status: Mapped[str] = mapped_column(String(16), server_default="unknown")
+    jurisdiction_id: Mapped[int | None] = mapped_column(ForeignKey("jurisdictions.id"), index=True)
+    source: Mapped[str] = mapped_column(String(32), server_default="import")
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    geom: Mapped[Any] = mapped_column(_geom("POINT"))
+
+
+class Building(Base):
+    """Building footprint with a height in metres (2.5D occluder)."""
+
+    __tablename__ = "buildings"
+    __table_args__ = (
+        CheckConstraint("height_m > 0 AND height_m < 1000", name="height_range"),
+        CheckConstraint(_geom_ok(), name="geom_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    osm_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    height_m: Mapped[float] = mapped_column(Float)
+    height_source: Mapped[str] = mapped_column(String(16))
+    geom: Mapped[Any] = mapped_column(_geom("MULTIPOLYGON"))
+
+
+class Road(Base):
+    """Drivable road segment (one OSM way)."""
+
+    __tablename__ = "roads"
+    __table_args__ = (CheckConstraint(_geom_ok(), name="geom_valid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    osm_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    road_class: Mapped[str] = mapped_column(String(32))
+    oneway: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    lanes: Mapped[int | None] = mapped_column(Integer)
+    maxspeed_kmh: Mapped[float | None] = mapped_column(Float)
+    geom: Mapped[Any] = mapped_column(_geom("LINESTRING"))
+
+
+class CoverageRun(Base):
+    """One coverage analysis run: its parameters, timings and summary results."""
+
+    __tablename__ = "coverage_runs"
+    __table_args__ = (
+        CheckConstraint(_in("status", ("queued", "running", "done", "failed")), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), server_default="queued")
+    started_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    timings: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    results: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+
+
+class BlindSpot(Base):
+    """Part of a key area not covered at its required DORI level in one run."""
+
+    __tablename__ = "blind_spots"
+    __table_args__ = (
+        CheckConstraint(_in("dori_level", DORI_LEVELS), name="dori_level"),
+        CheckConstraint(_geom_ok(), name="geom_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("coverage_runs.id", ondelete="CASCADE"), index=True
+    )
+    key_area_id: Mapped[int] = mapped_column(
+        ForeignKey("key_areas.id", ondelete="CASCADE"), index=True
+    )
+    dori_level: Mapped[str] = mapped_column(String(16))
+    area_m2: Mapped[float] = mapped_column(Float)
+    geom: Mapped[Any] = mapped_column(_geom("MULTIPOLYGON"))
+
+
+class AlarmPoint(Base):
+    """A fixed alarm point (一键报警 column, intrusion sensor, ...)."""
+
+    __tablename__ = "alarm_points"
+    __table_args__ = (
+        CheckConstraint(_in("status", DEVICE_STATUSES), name="status"),
+        CheckConstraint(_geom_ok(), name="geom_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), server_default="unknown")
+    jurisdiction_id: Mapped[int | None] = mapped_column(ForeignKey("jurisdictions.id"), index=True)
+    source: Mapped[str] = mapped_column(String(32), server_default="import")
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    geom: Mapped[Any] = mapped_column(_geom("POINT"))
+
+
+class Alarm(Base):
+    """An alarm or incident at a place and time (from an alarm point or a 110 call)."""
+
+    __tablename__ = "alarms"
+    __table_args__ = (
+        CheckConstraint(_in("status", ("open", "handling", "closed")), name="status"),
+        CheckConstraint("priority BETWEEN 1 AND 5", name="priority_range"),
+        CheckConstraint(_geom_ok(), name="geom_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    alarm_point_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alarm_points.id", ondelete="SET NULL"), index=True
+    )
+    occurred_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    priority: Mapped[int] = mapped_column(Integer, server_default="3")
+    status: Mapped[str] = mapped_column(String(16), server_default="open")
+    description: Mapped[str | None] = mapped_column(Text)
+    jurisdiction_id: Mapped[int | None] = mapped_column(ForeignKey("jurisdictions.id"), index=True)
+    source: Mapped[str] = mapped_column(String(32), server_default="import")
+    geom: Mapped[Any] = mapped_column(_geom("POINT"))
+
+
+class Sighting(Base):
+    """An object reference seen at a checkpoint or camera at a time. No images, no biometrics."""
+
+    __tablename__ = "sightings"
+    __table_args__ = (
+        CheckConstraint("(checkpoint_id IS NULL) <> (camera_id IS NULL)", name="one_device"),
+        CheckConstraint(
+            "confidence IS NULL OR (confidence >= 0 AND confidence <= 1)", name="confidence_range"
+        ),
+        Index("ix_sightings_object_ref_seen_at", "object_ref", "seen_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    checkpoint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("checkpoints.id", ondelete="CASCADE")
+    )
+    camera_id: Mapped[int | None] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    object_ref: Mapped[str] = mapped_column(Text)
+    direction: Mapped[str | None] = mapped_column(String(16))
+    lane: Mapped[int | None] = mapped_column(Integer)
+    confidence: Mapped[float | None] = mapped_column(Float)
+
+
+class DatasetLoad(Base):
+    """One load of a dataset (OSM extract, demo inventory, survey file): what and from where.
+
+    Lets `sightline demo load` skip work that is already done (same file checksum and seed).
+    """
+
+    __tablename__ = "dataset_loads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    source: Mapped[str] = mapped_column(Text)
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    row_counts: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    loaded_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )

@@ -1,0 +1,78 @@
+"""Session fixtures: a real, throw-away PostGIS cluster started the way the project starts its own."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from settings import PROJECT_ROOT, Settings
+from store import migrate
+from store.cluster import LocalCluster
+from store.engine import ensure_database
+
+ARTEFACTS_DIR = PROJECT_ROOT / "test-artefacts"
+
+
+@pytest.fixture(scope="session")
+def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A fresh local cluster for this test session (deleted afterwards)."""
+    base = Path(tmp_path_factory.mktemp("pg", numbered=True))
+    # The server user must traverse the pytest temp root (root-owned, 0700 by default).
+    for parent in [base, *base.parents]:
+        if parent == Path("/tmp"):
+            break
+        parent.chmod(parent.stat().st_mode | 0o001)
+    cluster = LocalCluster(base / "data")
+    cluster.start()
+    ensure_database(cluster)
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_cluster: LocalCluster) -> str:
+    """URL of the migrated session database."""
+    engine = create_engine(pg_cluster.url())
+    migrate.upgrade(engine)
+    engine.dispose()
+    return pg_cluster.url()
+
+
+@pytest.fixture(scope="session")
+def engine(pg_url: str) -> Iterator[Engine]:
+    eng = create_engine(pg_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def fresh_db(pg_cluster: LocalCluster) -> Iterator[str]:
+    """URL of a new, empty database (no extensions, no tables), dropped after the test."""
+    name = f"t_{os.getpid()}_{os.urandom(4).hex()}"
+    admin = create_engine(pg_cluster.url("postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield pg_cluster.url(name)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def settings_for(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Build Settings for a test without reading the developer's environment."""
+
+    def make(**overrides: object) -> Settings:
+        return Settings(pg_dir=tmp_path / "pg", **overrides)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def artefacts_dir() -> Path:
+    ARTEFACTS_DIR.mkdir(exist_ok=True)
+    return ARTEFACTS_DIR

@@ -1,0 +1,69 @@
+"""Dependencies point one way: app -> pages -> layers/store/gis; importers -> store/gis; gis -> none."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from settings import PROJECT_ROOT
+
+OURS = {"app", "settings", "gis", "layers", "store", "importers", "pages", "scripts", "gateway"}
+# package -> the packages of ours it may import (besides itself)
+ALLOWED: dict[str, set[str]] = {
+    "gis": set(),
+    "store": {"settings"},
+    "layers": {"gis", "settings"},
+    "importers": {"store", "gis", "settings"},
+    "gateway": {"store", "settings"},
+    "pages": {"layers", "store", "gis", "settings"},
+    "app": {"pages", "layers", "store", "gis", "settings"},
+    "settings": set(),
+    "scripts": OURS - {"scripts"},
+}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found & OURS
+
+
+def _sources() -> list[tuple[str, Path]]:
+    out = []
+    for top in sorted(ALLOWED):
+        if (PROJECT_ROOT / f"{top}.py").exists():
+            out.append((top, PROJECT_ROOT / f"{top}.py"))
+        elif (PROJECT_ROOT / top).is_dir():
+            out.extend((top, p) for p in sorted((PROJECT_ROOT / top).rglob("*.py")))
+    return out
+
+
+def test_imports_point_one_way() -> None:
+    sources = _sources()
+    assert len(sources) > 10
+    wrong = [
+        f"{path.relative_to(PROJECT_ROOT)} imports {dep}"
+        for top, path in sources
+        for dep in sorted(_imports(path) - {top} - ALLOWED[top])
+    ]
+    assert wrong == []
+
+
+def test_only_settings_reads_the_environment() -> None:
+    offenders = [
+        str(path.relative_to(PROJECT_ROOT))
+        for top, path in _sources()
+        if top != "settings" and ("os.environ" in path.read_text() or "getenv(" in path.read_text())
+    ]
+    assert offenders == []
+
+
+def test_the_checker_catches_a_wrong_way_arrow(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("import store.models\nfrom layers import cameras\nimport numpy\n")
+    assert _imports(bad) == {"store", "layers"}
