@@ -183,7 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the demo city", description="The Monaco demo city.")
     ds = demo.add_subparsers(dest="demo_command", required=True, metavar="ACTION")
-    dl = cmd(ds, "load", _demo_load, "load the real Monaco OSM extract + seeded synthetic inventory")
+    dl = cmd(
+        ds, "load", _demo_load, "load the real Monaco OSM extract + seeded synthetic inventory"
+    )
     dl.add_argument("--seed", type=int, help="inventory seed (default: setting demo_seed)")
     dl.add_argument("--file", type=Path, help="OSM extract (default: setting demo_osm_file)")
     dl.add_argument("--force", action="store_true", help="reload even if already loaded")

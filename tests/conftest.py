@@ -1,4 +1,4 @@
-"""Session fixtures: a real, throw-away PostGIS cluster started the way the project starts its own."""
+"""Session fixtures: a real, throw-away PostGIS cluster started as the project starts its own."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Dependencies point one way: app -> pages -> layers/store/gis; importers -> store/gis; gis -> none."""
+"""Dependencies point one way: app -> pages -> layers, store, gis; gis imports nothing of ours."""
 
 from __future__ import annotations
 
@@ -67,3 +67,20 @@ def test_the_checker_catches_a_wrong_way_arrow(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("import store.models\nfrom layers import cameras\nimport numpy\n")
     assert _imports(bad) == {"store", "layers"}
+
+
+def test_readme_documents_every_setting() -> None:
+    from settings import Settings
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    missing = [f for f in Settings.model_fields if f"`SIGHTLINE_{f.upper()}`" not in readme]
+    assert missing == []
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    ci = (PROJECT_ROOT / ".ci" / "run").read_text().splitlines()
+    commands = [
+        line.strip() for line in ci if line.strip() and not line.startswith(("#", "set ", "cd "))
+    ]
+    assert commands and all(c in readme for c in commands)

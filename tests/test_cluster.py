@@ -55,7 +55,9 @@ def test_start_status_stop_cycle_is_idempotent(tmp_path: Path) -> None:
     assert not c.data_dir.exists()
 
 
-def test_missing_postgresql_packages_are_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_missing_postgresql_packages_are_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setattr(cluster_mod, "PG_ROOT", tmp_path / "nothing")
     with pytest.raises(ClusterError, match=r"not found.*apt-get install postgresql-15"):
         LocalCluster(tmp_path / "pg").start()
@@ -119,7 +121,9 @@ def test_unreachable_database_url(settings_for) -> None:  # type: ignore[no-unty
     assert "secret" not in str(info.value)
 
 
-def test_database_without_postgis_rights(pg_cluster: LocalCluster, fresh_db: str, settings_for) -> None:  # type: ignore[no-untyped-def]
+def test_database_without_postgis_rights(
+    pg_cluster: LocalCluster, fresh_db: str, settings_for
+) -> None:  # type: ignore[no-untyped-def]
     from sqlalchemy.engine import make_url
 
     name = make_url(fresh_db).database

@@ -60,7 +60,9 @@ def test_every_geometry_is_4326_with_a_gist_index(engine) -> None:  # type: igno
         gist = {
             (r.tablename, r.indexdef.split("(")[-1].rstrip(")"))
             for r in conn.execute(
-                text("SELECT tablename, indexdef FROM pg_indexes WHERE indexdef LIKE '%USING gist%'")
+                text(
+                    "SELECT tablename, indexdef FROM pg_indexes WHERE indexdef LIKE '%USING gist%'"
+                )
             )
         }
     assert {c.f_table_name for c in cols} >= TABLES - {
@@ -99,7 +101,13 @@ def test_camera_constraints_keep_bad_rows_out(
 
 
 def test_duplicate_device_ids_and_invalid_geometry_are_refused(engine) -> None:  # type: ignore[no-untyped-def]
-    params = {"d": "99010100001320000077", "az": 10, "tilt": 5, "wkt": "POINT(7.4 43.7)", "srid": 4326}
+    params = {
+        "d": "99010100001320000077",
+        "az": 10,
+        "tilt": 5,
+        "wkt": "POINT(7.4 43.7)",
+        "srid": 4326,
+    }
     with engine.connect() as conn:
         conn.execute(text(CAMERA), params)
         with pytest.raises(IntegrityError, match="uq_cameras_device_id"):
