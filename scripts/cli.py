@@ -220,6 +220,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
         logging.getLogger().setLevel(logging.DEBUG if args.verbose else settings.log_level)
+        if not args.verbose:
+            # Alembic logs every plugin and revision at INFO; the CLI prints its own summary.
+            logging.getLogger("alembic").setLevel(logging.WARNING)
         handler: Handler = args.handler
         return handler(args, settings)
     except (SettingsError, ClusterError, StoreError, ValueError, OSError) as exc:

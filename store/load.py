@@ -172,7 +172,7 @@ def record_load(
 ) -> None:
     """Write a dataset load record."""
     conn.execute(
-        insert(DatasetLoad.__table__).values(
+        insert(DatasetLoad).values(
             name=name,
             source=source,
             source_sha256=sha256,
