@@ -107,8 +107,8 @@ def replace_jurisdictions(conn: Connection, gdf: gpd.GeoDataFrame) -> dict[str, 
     """
     for model in (Camera, Checkpoint, KeyArea, AlarmPoint, Alarm):
         conn.execute(update(model).values(jurisdiction_id=None))
-    conn.execute(update(Jurisdiction).values(parent_id=None))
-    conn.execute(delete(Jurisdiction))
+    for level in reversed(LEVEL_ORDER):  # children before parents
+        conn.execute(delete(Jurisdiction).where(Jurisdiction.level == level))
     ids: dict[str, int] = {}
     for level in LEVEL_ORDER:
         part = gdf[gdf["level"] == level]

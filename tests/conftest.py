@@ -76,3 +76,13 @@ def settings_for(tmp_path: Path):  # type: ignore[no-untyped-def]
 def artefacts_dir() -> Path:
     ARTEFACTS_DIR.mkdir(exist_ok=True)
     return ARTEFACTS_DIR
+
+
+@pytest.fixture(scope="session")
+def demo_engine(engine: Engine) -> Engine:
+    """The session database with the Monaco demo city loaded (once per session)."""
+    from importers.city import load_demo
+
+    settings = Settings()
+    load_demo(engine, settings.demo_osm_file, settings.demo_seed)
+    return engine

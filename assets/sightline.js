@@ -1,0 +1,91 @@
+/*
+ * Sightline map functions. dash-leaflet resolves a prop {"variable": "sightline.<name>"} to
+ * window.sightline.<name> and calls it with Leaflet's arguments plus a last `context` argument
+ * (the GeoJSON component's props, incl. `hideout` and `pane`, and `map`). Styling tables come
+ * from Python through `hideout`, so this file holds no colours of its own.
+ * No images anywhere: markers are SVG circles or CSS div icons.
+ */
+(function () {
+    "use strict";
+
+    function hideoutOf(context) {
+        return (context && context.hideout) || {};
+    }
+
+    function paneOf(context, fallback) {
+        return (context && context.pane) || fallback;
+    }
+
+    function classes(hideout, props) {
+        var out = [hideout.className || ""];
+        if (props.status) { out.push("sl-status-" + props.status); }
+        if (props.kind) { out.push("sl-kind-" + props.kind); }
+        var flags = hideout.flagClasses || {};
+        Object.keys(flags).forEach(function (key) {
+            if (props[key]) { out.push(flags[key]); }
+        });
+        return out.join(" ").trim();
+    }
+
+    function colorOf(hideout, props) {
+        var colors = hideout.colors || {};
+        return colors[props[hideout.colorBy]] || hideout.defaultColor || "#888888";
+    }
+
+    function escapeHtml(text) {
+        return String(text).replace(/[&<>"']/g, function (c) {
+            return {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;"}[c];
+        });
+    }
+
+    window.sightline = Object.assign({}, window.sightline, {
+        /* style(feature, context): hideout.base overlaid with hideout.styles[props[property]]. */
+        styleByProperty: function (feature, context) {
+            var h = hideoutOf(context);
+            var props = feature.properties || {};
+            var specific = (h.styles || {})[props[h.property]] || {};
+            return Object.assign({}, h.base || {}, specific);
+        },
+
+        /* pointToLayer: SVG circle, fill by hideout.colorBy, outline by hideout.styleBy. */
+        circleMarker: function (feature, latlng, context) {
+            var h = hideoutOf(context);
+            var props = feature.properties || {};
+            var options = Object.assign({}, h.base || {}, (h.styles || {})[props[h.styleBy]] || {});
+            options.fillColor = colorOf(h, props);
+            options.className = classes(h, props);
+            options.pane = paneOf(context, "overlayPane");
+            return L.circleMarker(latlng, options);
+        },
+
+        /* pointToLayer: CSS div icon (square/diamond by className), fill by hideout.colorBy. */
+        divMarker: function (feature, latlng, context) {
+            var h = hideoutOf(context);
+            var props = feature.properties || {};
+            var size = h.size || 12;
+            var icon = L.divIcon({
+                className: classes(h, props),
+                html: "<span style=\"background:" + colorOf(h, props) + "\"></span>",
+                iconSize: [size, size],
+                iconAnchor: [size / 2, size / 2]
+            });
+            return L.marker(latlng, {icon: icon, pane: paneOf(context, "markerPane"), keyboard: false});
+        },
+
+        /* clusterToLayer(feature, latlng, index, context): Leaflet.markercluster-like bubble.
+           The exact count is in data-count (the visible label is abbreviated, e.g. "1.2k"). */
+        clusterMarker: function (feature, latlng, index, context) {
+            var h = hideoutOf(context);
+            var props = feature.properties;
+            var count = props.point_count;
+            var size = count < 10 ? "small" : (count < 100 ? "medium" : "large");
+            var icon = L.divIcon({
+                html: "<div><span data-count=\"" + count + "\">" +
+                    escapeHtml(props.point_count_abbreviated) + "</span></div>",
+                className: "marker-cluster marker-cluster-" + size + " " + (h.clusterClassName || ""),
+                iconSize: L.point(40, 40)
+            });
+            return L.marker(latlng, {icon: icon, pane: paneOf(context, "markerPane")});
+        }
+    });
+}());
