@@ -59,6 +59,7 @@ from gis import polygons as gpoly
 from gis import sampling
 from gis.crs import grid_to_true_azimuth_deg, metric_crs_for
 from gis.gb28181 import make_device_id
+from importers.jurisdictions import JurisdictionError, jurisdictions_from_boundaries
 from importers.osm import OsmExtract
 
 __all__ = [
@@ -275,44 +276,8 @@ def _status(rng: np.random.Generator, n: int) -> list[str]:
 # --------------------------------------------------------------------------- jurisdictions
 
 
-def _jurisdictions(boundaries_m: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, shapely.Geometry]:
-    counts = boundaries_m["admin_level"].value_counts()
-    levels = sorted(int(lv) for lv, n in counts.items() if n >= 2)
-    if not levels:
-        raise DemoError(
-            "the OSM extract has no admin_level with at least two boundary=administrative "
-            "areas; use an extract that contains the city's districts"
-        )
-    level = levels[-1]
-    districts = boundaries_m[boundaries_m["admin_level"] == level].copy()
-    districts["name"] = districts["name"].fillna(districts["osm_id"]).astype(str)
-    districts = districts.sort_values(["name", "osm_id"]).reset_index(drop=True)
-    if len(districts) > 99:
-        raise DemoError(f"{len(districts)} districts at admin_level {level}; at most 99 fit "
-                        "the two-digit district code")
-    city = gpoly.as_multipolygons([shapely.union_all(districts.geometry.values)])[0]
-    rows: list[dict[str, Any]] = [dict(code=CITY_CODE, name="Monaco" if _is_monaco(districts)
-                                       else "Demo City", level="city", parent_code=None,
-                                       admin_code=CITY_CODE, geometry=city)]
-    for i, d in enumerate(districts.itertuples(index=False), start=1):
-        dcode = f"{CITY_PREFIX}{i:02d}"
-        geom = gpoly.as_multipolygons([d.geometry])[0]
-        rows.append(dict(code=dcode, name=d.name, level="district", parent_code=CITY_CODE,
-                         admin_code=dcode, geometry=geom))
-        halves = gpoly.split_across_long_axis(geom)
-        c = geom.centroid
-        for j, half in enumerate(halves, start=1):
-            hc = half.centroid
-            side = gpoly.compass_side(hc.x - c.x, hc.y - c.y)
-            scode = f"{dcode}{j:02d}"
-            rows.append(dict(code=scode, name=f"{d.name} Station {side}", level="station",
-                             parent_code=dcode, admin_code=scode, geometry=half))
-    frame = gpd.GeoDataFrame(rows, geometry="geometry", crs=boundaries_m.crs)
-    return frame, city
-
-
-def _is_monaco(districts: gpd.GeoDataFrame) -> bool:
-    return bool(districts["name"].isin(["Monaco-Ville", "Monte-Carlo"]).any())
+def _is_monaco(boundaries: gpd.GeoDataFrame) -> bool:
+    return bool(boundaries["name"].isin(["Monaco-Ville", "Monte-Carlo"]).any())
 
 
 # --------------------------------------------------------------------------- cameras
@@ -859,7 +824,16 @@ def build_demo(extract: OsmExtract, seed: int = 28181) -> DemoInventory:
         raise DemoError(f"{extract.source}: the demo needs drivable roads and buildings")
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(12)]
     crs = metric_crs_for(extract.boundaries)
-    jur_m, city = _jurisdictions(extract.boundaries.to_crs(crs))
+    boundaries_m = extract.boundaries.to_crs(crs)
+    try:
+        jur_m, city = jurisdictions_from_boundaries(
+            boundaries_m,
+            city_code=CITY_CODE,
+            city_name="Monaco" if _is_monaco(boundaries_m) else "Demo City",
+            stations=True,
+        )
+    except JurisdictionError as exc:
+        raise DemoError(str(exc)) from exc
     stations = jur_m[jur_m["level"] == "station"].reset_index(drop=True)
     shapely.prepare(city)
     buildings = extract.buildings.to_crs(crs)

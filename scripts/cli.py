@@ -134,7 +134,13 @@ def _import_osm(args: argparse.Namespace, settings: Settings) -> int:
 
     engine = make_engine(settings)
     migrate.upgrade(engine)
-    report = load_osm(engine, args.file, centre_code=args.centre_code, progress=_progress)
+    report = load_osm(
+        engine,
+        args.file,
+        centre_code=args.centre_code,
+        jurisdictions=not args.no_jurisdictions,
+        progress=_progress,
+    )
     return _report(args, report)
 
 
@@ -198,6 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--centre-code",
         default="99010000",
         help="8-digit GB/T 28181 centre code for ids of OSM cameras (default 99010000)",
+    )
+    io.add_argument(
+        "--no-jurisdictions",
+        action="store_true",
+        help="keep the stored jurisdictions instead of building them from the boundaries",
     )
 
     sv = cmd(sub, "serve", _serve, "serve the map console", json_flag=False)

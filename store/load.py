@@ -114,7 +114,8 @@ def replace_jurisdictions(conn: Connection, gdf: gpd.GeoDataFrame) -> dict[str, 
         part = gdf[gdf["level"] == level]
         if part.empty:
             continue
-        parents = part["parent_code"].tolist() if "parent_code" in part else [None] * len(part)
+        raw = part["parent_code"].tolist() if "parent_code" in part else [None] * len(part)
+        parents = [None if _python(p) is None else str(p) for p in raw]
         missing = sorted({p for p in parents if p is not None and p not in ids})
         if missing:
             raise LoadError(f"jurisdictions: unknown parent code(s) {', '.join(missing)}")
