@@ -151,14 +151,33 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from store.engine import make_engine
     from store.queries import map_frames
 
-    engine = make_engine(settings)
-    migrate.upgrade(engine)
     host = args.host or settings.host
     port = args.port or settings.port
+    _check_listen(host, port)
+    engine = make_engine(settings)
+    migrate.upgrade(engine)
+    from waitress import serve
+
     app = create_app(settings, map_frames(engine))
     print(f"Sightline console: http://{host}:{port}/", flush=True)
-    app.run(host=host, port=port, debug=False)
+    serve(app.server, host=host, port=port, threads=8, ident="sightline")
     return 0
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Fail early, and clearly, when the console cannot listen on host:port."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise OSError(
+                f"the console cannot listen on {host}:{port} ({exc.strerror}): the port is in use "
+                "or the address is not local; stop the other program or use --port / "
+                "SIGHTLINE_PORT"
+            ) from exc
 
 
 def build_parser() -> argparse.ArgumentParser:
