@@ -127,6 +127,16 @@ def _demo_load(args: argparse.Namespace, settings: Settings) -> int:
     return _report(args, report)
 
 
+def _demo_samples(args: argparse.Namespace, settings: Settings) -> int:
+    from importers import demo, osm
+    from importers.survey.samples import write_samples
+
+    inv = demo.build_demo(osm.read_osm(settings.demo_osm_file), seed=settings.demo_seed)
+    paths = write_samples(inv, args.directory)
+    _emit(args, {"files": [str(p) for p in paths]}, "\n".join(str(p) for p in paths))
+    return 0
+
+
 def _import_osm(args: argparse.Namespace, settings: Settings) -> int:
     from importers.city import load_osm
     from store import migrate
@@ -142,6 +152,105 @@ def _import_osm(args: argparse.Namespace, settings: Settings) -> int:
         progress=_progress,
     )
     return _report(args, report)
+
+
+def _import_survey(args: argparse.Namespace, settings: Settings) -> int:
+    from importers.survey.columns import load_mapping_file
+    from importers.survey.importer import ImportFailed, import_survey, write_report
+    from store import migrate
+    from store.engine import make_engine
+
+    engine = make_engine(settings)
+    migrate.upgrade(engine)
+    mapping = load_mapping_file(args.mapping) if args.mapping else None
+    kind = args.kind.replace("-", "_")
+    show = _progress_printer() if not args.json else None
+    try:
+        report = import_survey(
+            engine, args.file, kind, crs=args.crs, encoding=args.encoding, mapping=mapping,
+            mode=args.mode, skip_invalid=args.skip_invalid, dry_run=args.dry_run,
+            fix_geometry=args.fix_geometry, layer=args.layer, sheet=args.sheet,
+            progress=show,
+        )  # fmt: skip
+    except ImportFailed as exc:
+        if args.report:
+            write_report(exc.report, args.report)
+        if args.json:
+            print(json.dumps(exc.report.as_dict(), ensure_ascii=False, indent=2, default=str))
+        raise
+    if args.report:
+        write_report(report, args.report)
+    c = report.counts
+    verb = "would write" if report.dry_run else "wrote"
+    text = (
+        f"{report.file} ({report.format}, {report.source_crs}) -> {kind}: read {c['read']}, "
+        f"{verb}: inserted {c['inserted']}, updated {c['updated']}, unchanged "
+        f"{c['unchanged']}, deleted {c['deleted']}; rejected {c['rejected']} "
+        f"in {report.seconds:.1f}s (import #{report.import_id})"
+    )
+    for w in report.warnings:
+        text += f"\nwarning: {w}"
+    for r in report.repaired[:20]:
+        text += f"\nrepaired: {r}"
+    for e in report.errors[:20]:
+        text += f"\nrejected: {e}"
+    if report.attributes_kept:
+        text += "\nkept as attributes: " + ", ".join(report.attributes_kept)
+    _emit(args, report.as_dict(), text)
+    return 0
+
+
+def _progress_printer() -> Callable[[dict[str, Any]], None]:
+    last = [0.0]
+
+    def show(p: dict[str, Any]) -> None:
+        if p["seconds"] - last[0] < 1.0 and p["rows"] > 0:
+            return
+        last[0] = p["seconds"]
+        rate = p["rows"] / p["seconds"] if p["seconds"] > 0 else 0.0
+        end = "\r" if sys.stderr.isatty() else "\n"
+        print(f"... {p['rows']:,} rows read, {p['rejected']:,} rejected, {rate:,.0f} rows/s",
+              end=end, file=sys.stderr, flush=True)  # fmt: skip
+
+    return show
+
+
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    from importers.survey.export import export_frame
+    from store.engine import make_engine
+    from store.survey import export_rows
+
+    engine = make_engine(settings)
+    kind = args.kind.replace("-", "_")
+    with engine.connect() as conn:
+        frame = export_rows(conn, kind)
+    n = export_frame(frame, args.output, crs=args.crs, fmt=args.format, layer=kind)
+    _emit(args, {"kind": kind, "rows": n, "file": str(args.output), "crs": args.crs},
+          f"exported {n} {kind} to {args.output} ({args.crs})")  # fmt: skip
+    return 0
+
+
+def _crs_convert(args: argparse.Namespace, settings: Settings) -> int:
+    from gis.crs import transform_xy
+    from importers.survey.points import read_points
+
+    values = [float(v) for v in args.coords]
+    if len(values) % 2:
+        raise ValueError("coordinates come in pairs: LON LAT [LON LAT ...]")
+    xs, ys = values[0::2], values[1::2]
+    if args.file:
+        fx, fy = read_points(args.file)
+        xs, ys = [*xs, *fx], [*ys, *fy]
+    if not xs:
+        raise ValueError("no coordinates: give LON LAT pairs or --file points.csv")
+    x, y = transform_xy(xs, ys, args.source, args.target)
+    pairs = [[float(a), float(b)] for a, b in zip(x, y, strict=True)]
+    if args.json:
+        print(json.dumps(pairs))
+    else:
+        for a, b in pairs:
+            print(f"{a:.9f} {b:.9f}")
+    return 0
 
 
 # -- serve ------------------------------------------------------------------------------
@@ -214,6 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--seed", type=int, help="inventory seed (default: setting demo_seed)")
     dl.add_argument("--file", type=Path, help="OSM extract (default: setting demo_osm_file)")
     dl.add_argument("--force", action="store_true", help="reload even if already loaded")
+    dsm = cmd(ds, "samples", _demo_samples, "write messy sample survey files for the demo city")
+    dsm.add_argument("directory", type=Path, nargs="?", default=Path("data/samples"))
 
     imp = sub.add_parser("import", help="import data", description="Import data into the store.")
     ims = imp.add_subparsers(dest="import_command", required=True, metavar="KIND")
@@ -229,6 +340,44 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep the stored jurisdictions instead of building them from the boundaries",
     )
+
+    for kind in ("cameras", "checkpoints", "alarm-points", "key-areas", "jurisdictions"):
+        ik = cmd(ims, kind, _import_survey, f"import a survey file of {kind}")
+        ik.set_defaults(kind=kind)
+        ik.add_argument("file", type=Path, help="CSV, XLSX, GeoJSON, Shapefile (.shp/.zip/folder), "
+                        "GeoPackage, KML or KMZ")  # fmt: skip
+        ik.add_argument("--crs", help="coordinate system of the file: wgs84, cgcs2000, gcj02, "
+                        "bd09 or EPSG:nnnn (required when the file does not say)")  # fmt: skip
+        ik.add_argument("--encoding", help="text encoding (default: detect UTF-8/BOM/GB18030)")
+        ik.add_argument("--mapping", type=Path, help="JSON/TOML file of header -> field")
+        ik.add_argument("--mode", choices=("insert", "upsert", "replace"), default="upsert",
+                        help="insert: new only; upsert (default): update changed; replace: "
+                        "also delete stored rows missing from the file")  # fmt: skip
+        ik.add_argument("--skip-invalid", action="store_true",
+                        help="write the valid rows, report the rejected ones")  # fmt: skip
+        ik.add_argument("--dry-run", action="store_true", help="validate and report only")
+        ik.add_argument("--fix-geometry", action="store_true", help="repair invalid polygons")
+        ik.add_argument("--report", type=Path, help="write rejected rows to FILE (.csv/.json)")
+        ik.add_argument("--layer", help="layer of a GeoPackage/multi-layer file")
+        ik.add_argument("--sheet", help="sheet of an XLSX workbook")
+
+    ex = cmd(sub, "export", _export, "export a layer to GeoJSON, GeoPackage, CSV or XLSX")
+    ex.add_argument("kind", choices=("cameras", "checkpoints", "alarm-points", "key-areas",
+                                     "jurisdictions", "blind-spots"))  # fmt: skip
+    ex.add_argument("-o", "--output", type=Path, required=True, help="output file")
+    ex.add_argument("--format", choices=("geojson", "gpkg", "csv", "xlsx"),
+                    help="default: from the output extension")  # fmt: skip
+    ex.add_argument("--crs", default="wgs84", help="wgs84 (default), cgcs2000, gcj02, bd09, "
+                    "EPSG:nnnn")  # fmt: skip
+
+    crs = sub.add_parser("crs", help="coordinate systems", description="Coordinate systems.")
+    crss = crs.add_subparsers(dest="crs_command", required=True, metavar="ACTION")
+    cc = cmd(crss, "convert", _crs_convert, "convert coordinates between systems")
+    cc.add_argument("--from", dest="source", required=True, help="wgs84, cgcs2000, gcj02, bd09, "
+                    "EPSG:nnnn")  # fmt: skip
+    cc.add_argument("--to", dest="target", required=True, help="same choices as --from")
+    cc.add_argument("coords", nargs="*", metavar="LON LAT", help="coordinate pairs (x y)")
+    cc.add_argument("--file", type=Path, help="CSV of points (lon/lat or x/y columns)")
 
     sv = cmd(sub, "serve", _serve, "serve the map console", json_flag=False)
     sv.add_argument("--host", help="listen address (default: setting host)")

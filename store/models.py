@@ -337,3 +337,30 @@ class DatasetLoad(Base):
     loaded_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+
+
+class SurveyImport(Base):
+    """One survey import (or dry run): who, when, which file, what it did."""
+
+    __tablename__ = "survey_imports"
+    __table_args__ = (
+        CheckConstraint(_in("status", ("done", "failed", "dry_run")), name="status"),
+        CheckConstraint(_in("mode", ("insert", "upsert", "replace")), name="mode"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    file_name: Mapped[str] = mapped_column(Text)
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    file_bytes: Mapped[int] = mapped_column(BigInteger)
+    format: Mapped[str] = mapped_column(String(16))
+    source_crs: Mapped[str | None] = mapped_column(Text)
+    user_name: Mapped[str] = mapped_column(Text)
+    mode: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    counts: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    report: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")

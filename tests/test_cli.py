@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from store import migrate
 from store.cluster import free_port
 
 SIGHTLINE = str(Path(sys.executable).with_name("sightline"))
@@ -92,8 +93,8 @@ def test_db_lifecycle_through_the_cli(tmp_path: Path) -> None:
         assert not again["started"] and not again["database_created"]
         migrated = run("db", "migrate", "--json", env=env)
         assert migrated.returncode == 0, migrated.stderr
-        assert json.loads(migrated.stdout) == {"from": None, "to": "0001"}
-        assert json.loads(run("db", "migrate", "--json", env=env).stdout)["from"] == "0001"
+        assert json.loads(migrated.stdout) == {"from": None, "to": migrate.head()}
+        assert json.loads(run("db", "migrate", "--json", env=env).stdout)["from"] == migrate.head()
         assert run("db", "status", env=env).returncode == 0
     finally:
         stopped = run("db", "stop", "--json", env=env)

@@ -14,7 +14,7 @@ from store.models import Base
 
 TABLES = {
     "jurisdictions", "key_areas", "cameras", "checkpoints", "blind_spots", "coverage_runs",
-    "buildings", "roads", "alarm_points", "alarms", "sightings", "dataset_loads",
+    "buildings", "roads", "alarm_points", "alarms", "sightings", "dataset_loads", "survey_imports",
 }  # fmt: skip
 
 
@@ -66,7 +66,7 @@ def test_every_geometry_is_4326_with_a_gist_index(engine) -> None:  # type: igno
             )
         }
     assert {c.f_table_name for c in cols} >= TABLES - {
-        "coverage_runs", "sightings", "dataset_loads"
+        "coverage_runs", "sightings", "dataset_loads", "survey_imports"
     }  # fmt: skip
     for c in cols:
         assert c.srid == 4326, c
