@@ -79,12 +79,14 @@ def start_store(cluster: LocalCluster) -> Engine:
 
 
 def _points_in(polygon: Any, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` uniform random points (lon, lat) inside ``polygon`` by rejection from its bounds."""
+    """``n`` uniform random points (lon, lat, 7 decimals) inside ``polygon``, by rejection."""
     x0, y0, x1, y1 = polygon.bounds
     out: list[np.ndarray] = []
     have = 0
     while have < n:
-        xy = rng.uniform((x0, y0), (x1, y1), size=(max(2 * (n - have), 64), 2))
+        # Round as the CSV will (7 decimals, ~1 cm) before testing: a point rounded across a
+        # station edge would rightly be rejected for its division prefix.
+        xy = rng.uniform((x0, y0), (x1, y1), size=(max(2 * (n - have), 64), 2)).round(7)
         xy = xy[shapely.contains_xy(polygon, xy[:, 0], xy[:, 1])]
         out.append(xy)
         have += len(xy)

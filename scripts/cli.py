@@ -402,6 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.verbose:
             # Alembic logs every plugin and revision at INFO; the CLI prints its own summary.
             logging.getLogger("alembic").setLevel(logging.WARNING)
+            logging.getLogger("pyogrio").setLevel(logging.WARNING)
         handler: Handler = args.handler
         return handler(args, settings)
     except (SettingsError, ClusterError, StoreError, ValueError, OSError) as exc:

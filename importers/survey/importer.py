@@ -134,7 +134,7 @@ def _refuse_without_crs(
     hint = ""
     if len(x):
         detection = detect_lonlat_crs(x, y, extent=extent)  # type: ignore[arg-type]
-        hint = f" {detection.message}"
+        hint = f" {detection.message.rstrip('. ')}."
     return CrsRequiredError(
         f"{source} does not say which coordinate system it uses and none was given.{hint} "
         "Pass --crs: wgs84 (GPS), cgcs2000, gcj02 (AMap/Tencent maps), bd09 (Baidu maps) or "
