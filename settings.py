@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     pg_database: str = Field(default="sightline", description="Database name in the cluster.")
     host: str = Field(default="127.0.0.1", description="Interface the console listens on.")
     port: int = Field(default=8050, ge=1, le=65535, description="Port of the map console.")
+    api_port: int = Field(default=8051, ge=1, le=65535, description="Port of the HTTP API.")
+    upload_max_mb: int = Field(
+        default=1024, ge=1, description="Largest survey file the API accepts, in MiB."
+    )
     basemap_url: str | None = Field(
         default=None,
         description=(

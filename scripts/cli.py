@@ -253,8 +253,75 @@ def _crs_convert(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _token_create(args: argparse.Namespace, settings: Settings) -> int:
+    import getpass
+
+    from store import migrate
+    from store.engine import make_engine
+    from store.tokens import create_token
+
+    engine = make_engine(settings)
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        token = create_token(conn, args.name, user_name=args.user or getpass.getuser(),
+                             role=args.role, jurisdiction_code=args.jurisdiction)  # fmt: skip
+    note = "(shown once: store it now; send it as 'Authorization: Bearer <token>')"
+    _emit(args, {"name": args.name, "role": args.role, "token": token}, f"{token}\n{note}")
+    return 0
+
+
+def _token_list(args: argparse.Namespace, settings: Settings) -> int:
+    from store.engine import make_engine
+    from store.tokens import list_tokens
+
+    with make_engine(settings).connect() as conn:
+        tokens = list_tokens(conn)
+    lines = [
+        f"{t['name']}\t{t['user_name']}\t{t['role']}\t"
+        f"{'revoked' if t['revoked_at'] else 'active'}\tlast used {t['last_used_at'] or 'never'}"
+        for t in tokens
+    ]
+    _emit(args, {"tokens": tokens}, "\n".join(lines) or "no tokens")
+    return 0
+
+
+def _token_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from store.engine import make_engine
+    from store.tokens import revoke_token
+
+    with make_engine(settings).begin() as conn:
+        done = revoke_token(conn, args.name)
+    if not done:
+        raise ValueError(f"no active token named {args.name!r}")
+    _emit(args, {"revoked": args.name}, f"revoked {args.name}")
+    return 0
+
+
+def _api(args: argparse.Namespace, settings: Settings) -> int:
+    from aiohttp import web
+
+    from api.app import create_app as create_api
+    from store import migrate
+    from store.engine import make_engine
+
+    host = args.host or settings.host
+    port = args.port or settings.api_port
+    _check_listen(host, port)
+    engine = make_engine(settings)
+    migrate.upgrade(engine)
+    print(f"Sightline API: http://{host}:{port}/", flush=True)
+    web.run_app(create_api(settings, engine), host=host, port=port, print=None)
+    return 0
+
+
 # -- serve ------------------------------------------------------------------------------
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import threading
+
+    from aiohttp import web
+    from waitress import serve
+
+    from api.app import create_app as create_api
     from app import create_app
     from store import migrate
     from store.engine import make_engine
@@ -263,13 +330,22 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     _check_listen(host, port)
+    if not args.no_api:
+        _check_listen(host, settings.api_port)
     engine = make_engine(settings)
     migrate.upgrade(engine)
-    from waitress import serve
-
     app = create_app(settings, map_frames(engine))
     print(f"Sightline console: http://{host}:{port}/", flush=True)
-    serve(app.server, host=host, port=port, threads=8, ident="sightline")
+    if args.no_api:
+        serve(app.server, host=host, port=port, threads=8, ident="sightline")
+        return 0
+    console = threading.Thread(
+        target=serve, args=(app.server,), daemon=True, name="console",
+        kwargs={"host": host, "port": port, "threads": 8, "ident": "sightline"},
+    )  # fmt: skip
+    console.start()
+    print(f"Sightline API: http://{host}:{settings.api_port}/", flush=True)
+    web.run_app(create_api(settings, engine), host=host, port=settings.api_port, print=None)
     return 0
 
 
@@ -382,6 +458,22 @@ def build_parser() -> argparse.ArgumentParser:
     sv = cmd(sub, "serve", _serve, "serve the map console", json_flag=False)
     sv.add_argument("--host", help="listen address (default: setting host)")
     sv.add_argument("--port", type=int, help="listen port (default: setting port)")
+    sv.add_argument("--no-api", action="store_true", help="serve the console only")
+
+    tok = sub.add_parser("token", help="API tokens", description="API tokens for scripts.")
+    toks = tok.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    tc = cmd(toks, "create", _token_create, "create a token (printed once)")
+    tc.add_argument("name", help="a unique name, e.g. survey-team-2026")
+    tc.add_argument("--role", required=True, help="admin, planner, commander, investigator, viewer")
+    tc.add_argument("--user", help="the person or system it speaks for (default: you)")
+    tc.add_argument("--jurisdiction", help="jurisdiction code it is limited to")
+    cmd(toks, "list", _token_list, "list tokens (never their secret)")
+    tr = cmd(toks, "revoke", _token_revoke, "revoke a token")
+    tr.add_argument("name")
+
+    ap = cmd(sub, "api", _api, "serve the HTTP API only", json_flag=False)
+    ap.add_argument("--host", help="listen address (default: setting host)")
+    ap.add_argument("--port", type=int, help="listen port (default: setting api_port)")
     return parser
 
 

@@ -364,3 +364,27 @@ class SurveyImport(Base):
     )
     counts: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     report: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+
+
+API_ROLES = ("admin", "planner", "commander", "investigator", "viewer")
+
+
+class ApiToken(Base):
+    """A bearer token for scripts and other systems. Only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (CheckConstraint(_in("role", API_ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_name: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))
+    jurisdiction_id: Mapped[int | None] = mapped_column(
+        ForeignKey("jurisdictions.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from importers import demo, osm
+from importers.city import load_demo
+from importers.survey.samples import write_samples
 from settings import PROJECT_ROOT, Settings
 from store import migrate
 from store.cluster import LocalCluster
@@ -86,3 +89,38 @@ def demo_engine(engine: Engine) -> Engine:
     settings = Settings()
     load_demo(engine, settings.demo_osm_file, settings.demo_seed)
     return engine
+
+
+@pytest.fixture(scope="session")
+def city_url(pg_cluster: LocalCluster) -> Iterator[str]:
+    """A database of its own holding the demo city (these tests write to it)."""
+    name = f"survey_{os.getpid()}"
+    admin = create_engine(pg_cluster.url("postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = pg_cluster.url(name)
+    engine = create_engine(url)
+    migrate.upgrade(engine)
+    s = Settings()
+    load_demo(engine, s.demo_osm_file, s.demo_seed)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def city(city_url: str) -> Iterator[Engine]:
+    engine = create_engine(city_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    s = Settings()
+    inv = demo.build_demo(osm.read_osm(s.demo_osm_file), seed=s.demo_seed)
+    out = tmp_path_factory.mktemp("samples")
+    write_samples(inv, out)
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -21,13 +22,15 @@ def _env(engine: Engine, port: int) -> dict[str, str]:
         **base,
         "DATABASE_URL": engine.url.render_as_string(hide_password=False),
         "SIGHTLINE_PORT": str(port),
+        "SIGHTLINE_API_PORT": str(free_port()),
     }
 
 
 def test_serve_prints_the_url_and_serves_the_console(demo_engine: Engine) -> None:
     port = free_port()
+    env = _env(demo_engine, port)
     proc = subprocess.Popen(
-        [SIGHTLINE, "serve"], env=_env(demo_engine, port), stdout=subprocess.PIPE,
+        [SIGHTLINE, "serve"], env=env, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -47,6 +50,18 @@ def test_serve_prints_the_url_and_serves_the_console(demo_engine: Engine) -> Non
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_dash-layout", timeout=10) as resp:
             layout = resp.read().decode()
         assert "cameras-layer" in layout
+        api_line = proc.stdout.readline().strip()
+        api_port = int(env["SIGHTLINE_API_PORT"])
+        assert api_line == f"Sightline API: http://127.0.0.1:{api_port}/"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/health", timeout=5) as r:
+                    assert json.loads(r.read()) == {"status": "ok"}
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "API did not answer within 30 s"
+                time.sleep(0.2)
     finally:
         proc.terminate()
         proc.wait(timeout=10)

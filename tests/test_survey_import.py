@@ -4,58 +4,16 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 
-from importers import demo, osm
-from importers.city import load_demo
 from importers.survey.columns import MappingError, load_mapping_file
 from importers.survey.importer import CrsRequiredError, ImportFailed, import_survey
-from importers.survey.samples import INJECTION, write_samples
-from settings import Settings
-from store import migrate
-from store.cluster import LocalCluster
+from importers.survey.samples import INJECTION
 from store.queries import row_counts
 from tests.test_cli import run
-
-
-@pytest.fixture(scope="module")
-def city_url(pg_cluster: LocalCluster) -> Iterator[str]:
-    """A database of its own holding the demo city (these tests write to it)."""
-    name = f"survey_{os.getpid()}"
-    admin = create_engine(pg_cluster.url("postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = pg_cluster.url(name)
-    engine = create_engine(url)
-    migrate.upgrade(engine)
-    s = Settings()
-    load_demo(engine, s.demo_osm_file, s.demo_seed)
-    engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-@pytest.fixture
-def city(city_url: str) -> Iterator[Engine]:
-    engine = create_engine(city_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    s = Settings()
-    inv = demo.build_demo(osm.read_osm(s.demo_osm_file), seed=s.demo_seed)
-    out = tmp_path_factory.mktemp("samples")
-    write_samples(inv, out)
-    return out
 
 
 def _messages(exc: ImportFailed) -> dict[int, str]:

@@ -271,14 +271,17 @@ def _resolution(b: _Batch) -> tuple[pd.Series, pd.Series] | None:
     raw = b.raw("resolution")
     if raw is None:
         return None
-    w = pd.Series(np.nan, index=raw.index)
-    h = pd.Series(np.nan, index=raw.index)
-    for i, s in enumerate(raw.to_numpy()):
+    w = np.full(len(raw), np.nan)
+    h = np.full(len(raw), np.nan)
+    cache: dict[str, tuple[int, int] | None] = {}
+    for i, s in enumerate(raw.tolist()):
         if s is None:
             continue
-        key = unicodedata.normalize("NFKC", s).lower().replace(" ", "").replace("像素", "")
-        m = _RES.match(key)
-        wh = (int(m.group(1)), int(m.group(2))) if m else RESOLUTION_NAMES.get(key)
+        if s not in cache:
+            key = unicodedata.normalize("NFKC", s).lower().replace(" ", "").replace("像素", "")
+            m = _RES.match(key)
+            cache[s] = (int(m.group(1)), int(m.group(2))) if m else RESOLUTION_NAMES.get(key)
+        wh = cache[s]
         if wh is None:
             b.error(
                 [i],
@@ -287,21 +290,24 @@ def _resolution(b: _Batch) -> tuple[pd.Series, pd.Series] | None:
                 "not a resolution; write it as 1920x1080, 1080P, 4K or 200万",
             )
             continue
-        w.iloc[i], h.iloc[i] = wh
-    return w, h
+        w[i], h[i] = wh
+    return pd.Series(w, index=raw.index), pd.Series(h, index=raw.index)
 
 
 def _sensor(b: _Batch) -> tuple[pd.Series, pd.Series] | None:
     raw = b.raw("sensor")
     if raw is None:
         return None
-    w = pd.Series(np.nan, index=raw.index)
-    h = pd.Series(np.nan, index=raw.index)
-    for i, s in enumerate(raw.to_numpy()):
+    w = np.full(len(raw), np.nan)
+    h = np.full(len(raw), np.nan)
+    cache: dict[str, tuple[float, float] | None] = {}
+    for i, s in enumerate(raw.tolist()):
         if s is None:
             continue
-        m = _SENSOR.match(unicodedata.normalize("NFKC", s))
-        size = SENSOR_FORMATS.get(m.group(1)) if m else None
+        if s not in cache:
+            m = _SENSOR.match(unicodedata.normalize("NFKC", s))
+            cache[s] = SENSOR_FORMATS.get(m.group(1)) if m else None
+        size = cache[s]
         if size is None:
             b.error(
                 [i],
@@ -312,8 +318,8 @@ def _sensor(b: _Batch) -> tuple[pd.Series, pd.Series] | None:
                 + " or the sensor width in mm (sensor_width_mm)",
             )
             continue
-        w.iloc[i], h.iloc[i] = size
-    return w, h
+        w[i], h[i] = size
+    return pd.Series(w, index=raw.index), pd.Series(h, index=raw.index)
 
 
 def _coordinates(b: _Batch) -> np.ndarray:
@@ -461,34 +467,35 @@ def _jurisdiction_ids(b: _Batch, geoms: np.ndarray, device_ids: pd.Series | None
     out = np.full(n, None, dtype=object)
     if jur.empty:
         return out
-    rank = jur["level"].map({"station": 0, "district": 1, "city": 2}).to_numpy()
-    jgeoms = jur.geometry.to_numpy()
-    tree = shapely.STRtree(jgeoms)
+    levels = [str(v) for v in jur["level"]]
+    codes = [v if isinstance(v, str) else None for v in jur["admin_code"]]
+    names = [str(v) for v in jur["name"]]
+    ids = [int(v) for v in jur["id"]]
+    rank = [{"station": 0, "district": 1, "city": 2}.get(lv, 3) for lv in levels]
+    tree = shapely.STRtree(jur.geometry.to_numpy())
     have = np.flatnonzero(np.array([g is not None for g in geoms], dtype=bool))
     containing: dict[int, list[int]] = {}
     if len(have):
-        pts = np.array([shapely.point_on_surface(g) for g in geoms[have]], dtype=object)
+        pts = shapely.point_on_surface(geoms[have])
         gi, ji = tree.query(pts, predicate="intersects")  # on a shared edge: both
-        for g, j in zip(have[gi], ji, strict=True):
-            containing.setdefault(int(g), []).append(int(j))
+        for g, j in zip(have[gi].tolist(), ji.tolist(), strict=True):
+            containing.setdefault(g, []).append(j)
     named = b.raw("jurisdiction")
+    named_list = named.tolist() if named is not None else [None] * n
+    dev_list = device_ids.tolist() if device_ids is not None else [None] * n
     by_key: dict[str, int] = {}
-    for j, (code, name) in enumerate(zip(jur["code"], jur["name"], strict=True)):
+    for j, code in enumerate(jur["code"]):
         by_key.setdefault(str(code), j)
-        by_key.setdefault(str(name), j)
+        by_key.setdefault(names[j], j)
     for i in range(n):
-        inside = sorted(containing.get(i, []), key=lambda j: rank[j])
+        inside = sorted(containing.get(i, []), key=rank.__getitem__)
         chosen = inside[0] if inside else None
-        if named is not None and named.iloc[i] is not None:
-            key = str(named.iloc[i])
+        if named_list[i] is not None:
+            key = str(named_list[i])
             j = by_key.get(key)
             if j is None:
-                b.error(
-                    [i],
-                    "jurisdiction",
-                    [key],
-                    "no jurisdiction with that name or code in the store",
-                )
+                b.error([i], "jurisdiction", [key],
+                        "no jurisdiction with that name or code in the store")  # fmt: skip
                 continue
             if geoms[i] is not None and j not in inside:
                 b.error([i], "jurisdiction", [key], "the location lies outside this jurisdiction")
@@ -496,30 +503,38 @@ def _jurisdiction_ids(b: _Batch, geoms: np.ndarray, device_ids: pd.Series | None
             chosen = j
         if chosen is None:
             continue
-        out[i] = int(jur["id"].iloc[chosen])
-        if device_ids is not None and isinstance(device_ids.iloc[i], str):
-            _check_prefix(b, i, device_ids.iloc[i], [chosen, *inside], jur)
+        out[i] = ids[chosen]
+        device_id = dev_list[i]
+        if isinstance(device_id, str):
+            problem = _prefix_problem(device_id, [chosen, *inside], levels, codes, names)
+            if problem:
+                b.error([i], "device_id", [device_id], problem)
     return out
 
 
-def _check_prefix(b: _Batch, i: int, device_id: str, candidates: list[int],
-                  jur: gpd.GeoDataFrame) -> None:  # fmt: skip
-    """The id's 6-digit division must be the district's (or city's) admin code."""
+def _prefix_problem(device_id: str, candidates: list[int], levels: list[str],
+                    codes: list[str | None], names: list[str]) -> str | None:  # fmt: skip
+    """Why the id's 6-digit division does not fit where the device lies, or None if it does.
+
+    The first district (else city) among ``candidates`` with a usable admin code decides; on a
+    shared edge between two districts, either one matching is enough.
+    """
+    checked: list[int] = []
     for j in candidates:
-        level = jur["level"].iloc[j]
-        code = jur["admin_code"].iloc[j]
-        if level == "station" or not isinstance(code, str) or len(code) < 6:
+        code = codes[j]
+        if levels[j] == "station" or code is None or len(code) < 6:
             continue
-        want = code[:6] if level == "district" else code[:4]
-        if not device_id.startswith(want):
-            b.error(
-                [i],
-                "device_id",
-                [device_id],
-                f"division prefix {device_id[:6]} does not match the {level} "
-                f"{jur['name'].iloc[j]} ({code}) the device lies in",
-            )
-        return
+        if checked and levels[j] != levels[checked[0]]:
+            break
+        want = code[:6] if levels[j] == "district" else code[:4]
+        if device_id.startswith(want):
+            return None
+        checked.append(j)
+    if not checked:
+        return None
+    j = checked[0]
+    return (f"division prefix {device_id[:6]} does not match the {levels[j]} {names[j]} "
+            f"({codes[j]}) the device lies in")  # fmt: skip
 
 
 def _attributes(b: _Batch) -> list[dict[str, Any]]:

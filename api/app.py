@@ -1,0 +1,140 @@
+"""The HTTP API app factory: survey uploads (the console and scripts use it).
+
+Errors are RFC 9457 problem+json. Uploads stream to a private temporary directory with a size
+limit, then go through the same importer as the CLI, in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+from sqlalchemy import Engine
+
+from api.auth import require
+from importers.survey.importer import CrsRequiredError, ImportFailed, import_survey
+from settings import Settings
+
+ENGINE = web.AppKey("engine", Engine)
+SETTINGS = web.AppKey("settings", Settings)
+KINDS = {"cameras", "checkpoints", "alarm-points", "key-areas", "jurisdictions"}
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> web.Response:
+    """An RFC 9457 problem+json response."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return web.Response(
+        status=status,
+        text=json.dumps(body, ensure_ascii=False, default=str),
+        content_type="application/problem+json",
+    )
+
+
+@web.middleware
+async def problems(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Render every HTTP error as problem+json (keeping its headers, e.g. WWW-Authenticate)."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        resp = problem(exc.status, exc.reason, exc.text or exc.reason)
+        for k, v in exc.headers.items():
+            if k.lower() not in ("content-type", "content-length"):
+                resp.headers[k] = v
+        return resp
+
+
+def safe_name(filename: str | None) -> str:
+    """The last path component of an uploaded file name (no directories, no traversal)."""
+    name = PureWindowsPath(PurePosixPath(filename or "upload").name).name
+    name = name.replace("\x00", "").strip(". ")
+    return name or "upload"
+
+
+async def _receive(
+    request: web.Request, directory: Path, limit: int
+) -> tuple[Path, dict[str, str]]:
+    """Stream the multipart upload into ``directory``; returns the file and the text fields."""
+    reader = await request.multipart()
+    fields: dict[str, str] = {}
+    saved: Path | None = None
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            continue
+        if part.name == "file" and part.filename is not None:
+            saved = directory / safe_name(part.filename)
+            size = 0
+            with saved.open("wb") as fh:
+                while chunk := await part.read_chunk(1 << 20):
+                    size += len(chunk)
+                    if size > limit:
+                        raise web.HTTPRequestEntityTooLarge(
+                            max_size=limit, actual_size=size,
+                            text=f"upload larger than {limit} bytes (setting upload_max_mb)",
+                        )  # fmt: skip
+                    fh.write(chunk)
+        elif part.name is not None:
+            fields[part.name] = (await part.text())[:100_000]
+    if saved is None:
+        raise web.HTTPBadRequest(text='no file: send multipart/form-data with a "file" field')
+    return saved, fields
+
+
+async def upload_survey(request: web.Request) -> web.Response:
+    """POST /imports/{kind}: import an uploaded survey file; query: crs, mode, dry_run ..."""
+    engine, settings = request.app[ENGINE], request.app[SETTINGS]
+    kind = request.match_info["kind"]
+    if kind not in KINDS:
+        return problem(
+            404, "Not Found", f"unknown kind {kind!r}; one of {', '.join(sorted(KINDS))}"
+        )
+    principal = await require(request, engine, "import")
+    q = request.query
+    mode = q.get("mode", "upsert")
+    tmp = Path(tempfile.mkdtemp(prefix="sightline-upload-"))
+    try:
+        path, fields = await _receive(request, tmp, settings.upload_max_mb * 1024 * 1024)
+        mapping = json.loads(fields["mapping"]) if fields.get("mapping") else None
+        try:
+            report = await asyncio.to_thread(
+                import_survey, engine, path, kind.replace("-", "_"),
+                crs=q.get("crs"), encoding=q.get("encoding"), mapping=mapping, mode=mode,
+                skip_invalid=q.get("skip_invalid", "").lower() in _TRUE,
+                dry_run=q.get("dry_run", "").lower() in _TRUE,
+                fix_geometry=q.get("fix_geometry", "").lower() in _TRUE,
+                layer=q.get("layer"), sheet=q.get("sheet"), user=principal.user_name,
+            )  # fmt: skip
+        except ImportFailed as exc:
+            data = exc.report.as_dict()
+            return problem(422, "Invalid rows", str(exc).splitlines()[0],
+                           errors=data["errors"], counts=data["counts"],
+                           import_id=data["import_id"])  # fmt: skip
+        except (CrsRequiredError, ValueError) as exc:
+            return problem(400, "Bad file", str(exc))
+        return web.json_response(report.as_dict(), dumps=lambda o: json.dumps(o, default=str))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def create_app(settings: Settings, engine: Engine) -> web.Application:
+    """The API application (the engine is owned by the caller)."""
+    app = web.Application(middlewares=[problems], client_max_size=settings.upload_max_mb << 20)
+    app[ENGINE] = engine
+    app[SETTINGS] = settings
+    app.router.add_get("/health", health)
+    app.router.add_post("/imports/{kind}", upload_survey)
+    return app

@@ -1,0 +1,92 @@
+"""API tokens: create (the plain token is shown once), verify, list and revoke."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, func, select, update
+
+from store.models import API_ROLES, ApiToken, Jurisdiction
+
+TOKEN_PREFIX = "slt_"
+
+
+class TokenError(ValueError):
+    """A token cannot be created or changed as asked."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a verified token speaks for."""
+
+    token_name: str
+    user_name: str
+    role: str
+    jurisdiction_id: int | None
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(
+    conn: Connection, name: str, *, user_name: str, role: str, jurisdiction_code: str | None
+) -> str:
+    """Create a token; returns the plain token (store it: it is not kept)."""
+    if role not in API_ROLES:
+        raise TokenError(f"role must be one of {', '.join(API_ROLES)}, got {role!r}")
+    if conn.execute(select(ApiToken.id).where(ApiToken.name == name)).first():
+        raise TokenError(f"a token named {name!r} exists; revoke it or choose another name")
+    jid = None
+    if jurisdiction_code is not None:
+        jid = conn.execute(
+            select(Jurisdiction.id).where(Jurisdiction.code == jurisdiction_code)
+        ).scalar()
+        if jid is None:
+            raise TokenError(f"no jurisdiction with code {jurisdiction_code!r}")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    conn.execute(
+        ApiToken.__table__.insert().values(
+            name=name,
+            token_sha256=_digest(token),
+            user_name=user_name,
+            role=role,
+            jurisdiction_id=jid,
+        )  # fmt: skip
+    )
+    return token
+
+
+def verify_token(conn: Connection, token: str) -> Principal | None:
+    """The principal of a valid, unrevoked token (and note its use), or None."""
+    row = conn.execute(
+        select(ApiToken.id, ApiToken.name, ApiToken.user_name, ApiToken.role,
+               ApiToken.jurisdiction_id)
+        .where(ApiToken.token_sha256 == _digest(token), ApiToken.revoked_at.is_(None))
+    ).first()  # fmt: skip
+    if row is None:
+        return None
+    conn.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=func.now()))
+    return Principal(row.name, row.user_name, row.role, row.jurisdiction_id)
+
+
+def revoke_token(conn: Connection, name: str) -> bool:
+    """Revoke a token by name; True when one was revoked."""
+    result = conn.execute(
+        update(ApiToken)
+        .where(ApiToken.name == name, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=func.now())
+    )
+    return result.rowcount > 0
+
+
+def list_tokens(conn: Connection) -> list[dict[str, object]]:
+    """Every token's name, user, role, jurisdiction and dates (never the token)."""
+    rows = conn.execute(
+        select(ApiToken.name, ApiToken.user_name, ApiToken.role, ApiToken.jurisdiction_id,
+               ApiToken.created_at, ApiToken.last_used_at, ApiToken.revoked_at)
+        .order_by(ApiToken.id)
+    )  # fmt: skip
+    return [dict(r._mapping) for r in rows]
