@@ -156,7 +156,8 @@ def main() -> None:
         print(f"{label:58s} {s:9.2f} {base_full / s:11.1f}x")
     visible = shapely.area(exact).sum() / shapely.area(sectors.geometry.values).sum()
     print()
-    print(f"median of {args.repeat} runs; target <= {TARGET_SECONDS:.0f} s on 2 cores")
+    print(f"median of {args.repeat} runs; target <= {TARGET_SECONDS:.0f} s on 2 cores; "
+          f"load average at the end {os.getloadavg()[0]:.1f} (other work slows every row)")
     print(f"workers 1 and 2 identical: {same}; visible share of sector area: {visible:.1%}")
     print(f"baseline slice: max |area difference| / sector area = {rel.max():.2e}")
 

@@ -586,7 +586,8 @@ def camera_sectors(
         in camera then level order, columns ``camera_id``, ``level``, ``near_m``, ``far_m``
         (horizontal distances, m; over presets the smallest near and largest far),
         ``azimuth_deg`` (grid north, degrees in [0, 360); NaN for rings and preset unions),
-        ``hfov_deg`` (360 for rings), ``coverage_kind`` ("sector", "presets" or "ring"),
+        ``hfov_deg`` (the sector width; 360 for rings, one preset's width for preset unions),
+        ``coverage_kind`` ("sector", "presets" or "ring"),
         ``geometry`` (Polygon, or MultiPolygon for disjoint presets). Unreachable levels
         (tilt band empty) have no row. ``messages``: one sentence per assumption or skip, with
         counts and the first camera ids.
@@ -601,6 +602,8 @@ def camera_sectors(
     crs = _metric_crs(cameras)
     if "camera_id" not in cameras.columns:
         raise FovError("cameras need a camera_id column (rename device_id or id to camera_id)")
+    if len(levels) == 0:
+        raise FovError(f"levels must name at least one DORI level, e.g. {LEVELS}")
     unknown = [lv for lv in levels if lv not in ppm]
     if unknown:
         raise FovError(f"unknown DORI level(s) {unknown}; known: {list(ppm)}")
@@ -798,8 +801,8 @@ def camera_sectors(
     order = np.lexsort((lvl_all, cam_all))
     covered = np.zeros(n, dtype=bool)
     covered[cam_all] = True
-    notes.add(used & ~covered, "reach no level on the target plane (frame above the horizon, "
-              "or the mount too high for the lens): no coverage")
+    notes.add(used & ~covered, "with no DORI level reachable on the target plane (frame above "
+              "the horizon, or the lens too wide for the mount height): no coverage")
     kinds = np.array(["sector", "ring", "presets"], dtype=object)
     result = gpd.GeoDataFrame(
         {

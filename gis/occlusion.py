@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import multiprocessing.context
+import traceback
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 
 import geopandas as gpd
 import numpy as np
@@ -414,34 +417,6 @@ def _convex_parts(footprints: GeomArray) -> _Parts:
 
 
 @dataclass(frozen=True)
-class _Chunk:
-    """Work for one process: the sectors of a range of cameras and what hides parts of them."""
-
-    sectors: GeomArray  # sector geometry of each row (no missing/empty)
-    sector_cam: IntArray  # chunk-local camera of each row
-    n_cams: int
-    hull_xy: FloatArray  # points whose convex hulls are the shadows, grouped by hull
-    hull_of_point: IntArray  # hull (0..n-1, ascending) each point belongs to
-    hull_cam: IntArray  # chunk-local camera of each hull
-    footprints: GeomArray  # footprints not already inside a shadow of their own
-    footprint_cam: IntArray
-
-
-def _visible_chunk(chunk: _Chunk) -> GeomArray:
-    """Sector minus the union of everything that hides ground from its camera, per row."""
-    hulls = shapely.convex_hull(shapely.multipoints(chunk.hull_xy, indices=chunk.hull_of_point))
-    hidden = _group_union(
-        np.concatenate([hulls, chunk.footprints]),
-        np.concatenate([chunk.hull_cam, chunk.footprint_cam]),
-        chunk.n_cams,
-    )[chunk.sector_cam]
-    out = chunk.sectors.copy()
-    hit = ~shapely.is_missing(hidden)
-    out[hit] = shapely.difference(out[hit], hidden[hit])
-    return out
-
-
-@dataclass(frozen=True)
 class _Hulls:
     """Shadow hull points per (camera, convex part), and footprints to drop per camera."""
 
@@ -649,9 +624,16 @@ def visible_polygons(
     result[missing] = shapely.Polygon()
     rows = np.flatnonzero(~missing & ~shapely.is_empty(sec_geoms))
     footprints = _polygonal(np.asarray(buildings.geometry.values, dtype=object))
+    footprints[shapely.is_missing(footprints)] = shapely.Polygon()
     if len(rows) and len(footprints):
-        result[rows] = _visible_rows(sec_geoms[rows], sec_cam[rows], cam_xy, mount_m,
-                                     footprints, height_m, float(target_height_m), workers)
+        rest = (cam_xy, mount_m, footprints, height_m, float(target_height_m))
+        tasks = _split_by_camera(sec_cam[rows], len(cam_xy), workers)
+        if len(tasks) == 1:
+            result[rows] = _visible_rows(sec_geoms[rows], sec_cam[rows], *rest)
+        else:
+            done = _in_processes(tasks, sec_geoms[rows], sec_cam[rows], rest)
+            for task, vis in zip(tasks, done, strict=True):
+                result[rows[task]] = vis
     out = sectors.copy()
     return out.set_geometry(gpd.GeoSeries(result, index=out.index, crs=sectors.crs),
                             crs=sectors.crs)
@@ -665,25 +647,28 @@ def _visible_rows(
     footprints: GeomArray,
     height_m: FloatArray,
     target_m: float,
-    workers: int,
 ) -> GeomArray:
+    """Visible part of each sector row (non-empty polygons); the core of visible_polygons.
+
+    Everything is computed per camera, so any split of the rows by camera gives the same
+    geometry for each row.
+    """
     n_cams = len(cam_xy)
     coords, coord_row = shapely.get_coordinates(sec_geoms, return_index=True)
     row_c = cam_xy[sec_cam]
     dist = np.hypot(*(coords - row_c[coord_row]).T)
-    row_reach = np.zeros(len(sec_geoms))
-    np.maximum.at(row_reach, coord_row, dist)
+    row_reach = np.maximum.reduceat(dist, np.searchsorted(coord_row, np.arange(len(sec_geoms))))
     reach = np.zeros(n_cams)
     np.maximum.at(reach, sec_cam, row_reach)
     far_m = REACH_FACTOR * reach + REACH_MARGIN_M
-    # Buildings that can hide part of a sector lie in the hull of the sector and its camera.
+    # Buildings that can hide part of a sector meet the hull of the sector and its camera.
     view_idx = np.concatenate([coord_row, np.arange(len(sec_geoms))])
     order = np.argsort(view_idx, kind="stable")
+    # A line through the points has the same hull as the points and is cheaper to build.
     views = shapely.convex_hull(
-        shapely.multipoints(np.concatenate([coords, row_c])[order], indices=view_idx[order])
+        shapely.linestrings(np.concatenate([coords, row_c])[order], indices=view_idx[order])
     )
-    tree = STRtree(footprints)
-    q_row, q_bld = tree.query(views, predicate="intersects")
+    q_row, q_bld = STRtree(footprints).query(views, predicate="intersects")
     key = np.unique(sec_cam[q_row].astype(np.int64) * len(footprints) + q_bld)
     pair_cam = (key // len(footprints)).astype(np.intp)
     pair_bld = (key % len(footprints)).astype(np.intp)
@@ -691,53 +676,92 @@ def _visible_rows(
     parts = _convex_parts(footprints[used])
     hulls = _shadow_hulls(cam_xy, mount_m, far_m, pair_cam, pair_used.astype(np.intp),
                           height_m[used], parts, target_m)
-    chunks = _split(sec_geoms, sec_cam, hulls, footprints[used], n_cams, workers)
-    if len(chunks) == 1:
-        done = [_visible_chunk(chunks[0][1])]
-    else:
-        context = multiprocessing.get_context(
-            "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-        )
-        with ProcessPoolExecutor(max_workers=len(chunks), mp_context=context) as pool:
-            done = list(pool.map(_visible_chunk, [c for _, c in chunks]))
-    out = np.empty(len(sec_geoms), dtype=object)
-    for (row_sel, _), vis in zip(chunks, done, strict=True):
-        out[row_sel] = vis
+    shadows = shapely.convex_hull(shapely.linestrings(hulls.xy, indices=hulls.of_point))
+    items = np.concatenate([shadows, footprints[used][hulls.footprint_bld]])
+    item_cam = np.concatenate([hulls.cam, hulls.footprint_cam])
+
+    out = sec_geoms.copy()
+    rows_per_cam = np.bincount(sec_cam, minlength=n_cams)
+    # One row per camera (the usual case): subtract the items one after the other, which
+    # costs less than a union followed by one difference. Several rows: union once.
+    one_row = rows_per_cam[item_cam] == 1
+    row_of_cam = np.full(n_cams, -1, dtype=np.intp)
+    row_of_cam[sec_cam] = np.arange(len(sec_cam))
+    cam1 = item_cam[one_row]
+    ordered = np.argsort(cam1, kind="stable")
+    cam1, items1 = cam1[ordered], items[one_row][ordered]
+    rank = np.arange(len(cam1)) - np.searchsorted(cam1, cam1)
+    for r in range(int(rank.max()) + 1 if len(rank) else 0):
+        at = rank == r
+        rows = row_of_cam[cam1[at]]
+        out[rows] = shapely.difference(out[rows], items1[at])
+    hidden = _group_union(items[~one_row], item_cam[~one_row], n_cams)[sec_cam]
+    hit = ~shapely.is_missing(hidden)
+    out[hit] = shapely.difference(out[hit], hidden[hit])
     return out
 
 
-def _split(
+def _split_by_camera(sec_cam: IntArray, n_cams: int, workers: int) -> list[IntArray]:
+    """Row indices cut into ``workers`` camera ranges with about as many rows each."""
+    cum = np.cumsum(np.bincount(sec_cam, minlength=n_cams))
+    edges = np.searchsorted(cum, cum[-1] * np.arange(1, workers) / workers, side="left") + 1
+    bounds = np.unique(np.concatenate([[0], np.minimum(edges, n_cams), [n_cams]]))
+    tasks = [np.flatnonzero((sec_cam >= lo) & (sec_cam < hi))
+             for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+    return [t for t in tasks if len(t)]
+
+
+_RowArgs = tuple[GeomArray, IntArray, FloatArray, FloatArray, GeomArray, FloatArray, float]
+
+
+def _child(conn: Connection, args: _RowArgs) -> None:
+    """Forked worker: compute its rows and send them back as WKB (exact doubles)."""
+    try:
+        out = _visible_rows(*args)
+        conn.send(("ok", shapely.to_wkb(out)))
+    except BaseException:
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+def _in_processes(
+    tasks: list[IntArray],
     sec_geoms: GeomArray,
     sec_cam: IntArray,
-    hulls: _Hulls,
-    footprints: GeomArray,
-    n_cams: int,
-    workers: int,
-) -> list[tuple[IntArray, _Chunk]]:
-    """Cut the work into ``workers`` camera ranges of about equal size (hull points + rows)."""
-    work = np.bincount(hulls.cam[hulls.of_point], minlength=n_cams).astype(np.float64)
-    work += np.bincount(sec_cam, minlength=n_cams) * 4.0
-    cum = np.cumsum(work)
-    edges = np.searchsorted(cum, cum[-1] * np.arange(1, workers) / workers, side="right")
-    bounds = np.unique(np.concatenate([[0], edges, [n_cams]]))
-    chunks: list[tuple[IntArray, _Chunk]] = []
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-        row_sel = np.flatnonzero((sec_cam >= lo) & (sec_cam < hi))
-        if len(row_sel) == 0:
-            continue
-        h_sel = np.flatnonzero((hulls.cam >= lo) & (hulls.cam < hi))
-        p_sel = (hulls.cam[hulls.of_point] >= lo) & (hulls.cam[hulls.of_point] < hi)
-        renumber = np.full(len(hulls.cam), -1, dtype=np.intp)
-        renumber[h_sel] = np.arange(len(h_sel))
-        f_sel = (hulls.footprint_cam >= lo) & (hulls.footprint_cam < hi)
-        chunks.append((row_sel, _Chunk(
-            sectors=sec_geoms[row_sel],
-            sector_cam=sec_cam[row_sel] - lo,
-            n_cams=int(hi - lo),
-            hull_xy=hulls.xy[p_sel],
-            hull_of_point=renumber[hulls.of_point[p_sel]],
-            hull_cam=hulls.cam[h_sel] - lo,
-            footprints=footprints[hulls.footprint_bld[f_sel]],
-            footprint_cam=hulls.footprint_cam[f_sel] - lo,
-        )))
-    return chunks
+    rest: tuple[FloatArray, FloatArray, GeomArray, FloatArray, float],
+) -> list[GeomArray]:
+    """Run ``_visible_rows`` on each task, the first one here and the others in processes.
+
+    With the ``fork`` start method the children inherit the inputs instead of unpickling
+    them; elsewhere a spawned process pool receives them pickled.
+    """
+    args: list[_RowArgs] = [(sec_geoms[t], sec_cam[t], *rest) for t in tasks]
+    if "fork" not in multiprocessing.get_all_start_methods():
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=len(tasks), mp_context=spawn) as pool:
+            futures = [pool.submit(_visible_rows, *a) for a in args]
+            return [f.result() for f in futures]
+    fork = multiprocessing.get_context("fork")
+    children: list[tuple[multiprocessing.context.ForkProcess, Connection]] = []
+    try:
+        for a in args[1:]:
+            receive, send = fork.Pipe(duplex=False)
+            process = fork.Process(target=_child, args=(send, a), daemon=True)
+            process.start()
+            send.close()
+            children.append((process, receive))
+        results = [_visible_rows(*args[0])]
+        for process, receive in children:
+            status, payload = receive.recv()
+            process.join()
+            if status != "ok":
+                raise RuntimeError(f"occlusion worker process failed:\n{payload}")
+            results.append(np.asarray(shapely.from_wkb(payload), dtype=object))
+        return results
+    finally:
+        for process, receive in children:
+            receive.close()
+            if process.is_alive():
+                process.terminate()
+                process.join()

@@ -166,13 +166,19 @@ class _Batch:
         self.rows = rows
         self.errors: list[RowError] = []
         self.bad = np.zeros(len(cells), dtype=bool)
+        self._raw: dict[str, pd.Series] = {}
 
     def raw(self, name: str) -> pd.Series | None:
+        """The cleaned text cells of a field (a copy callers may modify), None if unmapped."""
         header = self.ctx.columns.fields.get(name)
         if header is None:
             return None
-        col = self.cells[header]
-        return pd.Series([_clean_text(v) for v in col.tolist()], index=col.index, dtype=object)
+        if name not in self._raw:
+            col = self.cells[header]
+            self._raw[name] = pd.Series(
+                [_clean_text(v) for v in col.tolist()], index=col.index, dtype=object
+            )
+        return self._raw[name].copy()
 
     def error(self, idx: Iterable[int], name: str, values: Iterable[Any], reason: str) -> None:
         header = self.ctx.columns.fields.get(name)
@@ -188,7 +194,12 @@ class _Batch:
             self.error(missing, name, [None] * len(missing), "required, but empty")
 
 
+_EDGE = " \t\r\n\u3000\u00a0"
+
+
 def _clean_text(value: Any) -> str | None:
+    if value.__class__ is str and value and value[0] not in _EDGE and value[-1] not in _EDGE:
+        return value if value[0] != "'" else (_FORMULA_GUARD.sub("", value) or None)
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     text = str(value).strip().strip("\u3000").strip()
@@ -207,8 +218,11 @@ def _number(b: _Batch, name: str, lo: float, hi: float, *, lo_open: bool = False
     raw = b.raw(name)
     if raw is None:
         return None
-    norm = raw.map(lambda s: None if s is None else normalise_number_text(s))
-    values = pd.to_numeric(norm, errors="coerce").astype(float)
+    values = pd.to_numeric(raw, errors="coerce").astype(float)
+    retry = (values.isna() & raw.notna()).to_numpy()
+    if retry.any():  # full-width digits, thousands separators ...: normalise, then parse again
+        norm = raw[retry].map(normalise_number_text)
+        values[retry] = pd.to_numeric(norm, errors="coerce").astype(float)
     not_number = np.flatnonzero((values.isna() & raw.notna()).to_numpy())
     if len(not_number):
         b.error(not_number, name, raw.iloc[not_number], "not a number")
