@@ -105,13 +105,20 @@ def naive_loop(sectors: gpd.GeoDataFrame, cameras: gpd.GeoDataFrame,
     return out
 
 
-def median_s(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
-    times, result = [], None
+def _cpu_s() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def median_s(fn: Callable[[], object], repeat: int) -> tuple[float, float, object]:
+    """Median wall seconds, median CPU seconds (this process and its children), last result."""
+    wall, cpu, result = [], [], None
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        c0, t0 = _cpu_s(), time.perf_counter()
         result = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), result
+        wall.append(time.perf_counter() - t0)
+        cpu.append(_cpu_s() - c0)
+    return statistics.median(wall), statistics.median(cpu), result
 
 
 def main() -> None:
@@ -130,17 +137,20 @@ def main() -> None:
           f"shapely {shapely.__version__}, GEOS {shapely.geos_version_string}, "
           f"{os.cpu_count()} CPUs")
 
-    rows: list[tuple[str, float, str]] = []
+    rows: list[tuple[str, float, float]] = []
     n_base = min(args.baseline_cameras, len(sectors))
-    s_base, base = median_s(lambda: naive_loop(sectors.iloc[:n_base], cameras, buildings), 1)
-    base_full = s_base * len(sectors) / n_base
-    rows.append((f"naive per-camera loop ({n_base:,} cameras, extrapolated)", base_full, "1"))
+    s_base, c_base, base = median_s(
+        lambda: naive_loop(sectors.iloc[:n_base], cameras, buildings), 1)
+    scale = len(sectors) / n_base
+    base_full = s_base * scale
+    rows.append((f"naive per-camera loop ({n_base:,} cameras, extrapolated)", base_full,
+                 c_base * scale))
     results = {}
     for workers in (1, 2):
-        s, res = median_s(lambda w=workers: visible_polygons(sectors, cameras, buildings,
-                                                             workers=w), args.repeat)
+        s, c, res = median_s(lambda w=workers: visible_polygons(sectors, cameras, buildings,
+                                                                workers=w), args.repeat)
         results[workers] = res
-        rows.append((f"visible_polygons, workers={workers}", s, str(workers)))
+        rows.append((f"visible_polygons, workers={workers}", s, c))
 
     exact = results[1].geometry.values  # type: ignore[attr-defined]
     same = bool((shapely.to_wkb(exact) == shapely.to_wkb(
@@ -151,9 +161,9 @@ def main() -> None:
         :n_base]), 1e-9)
 
     print()
-    print(f"{'method':58s} {'seconds':>9s} {'vs baseline':>12s}")
-    for label, s, _ in rows:
-        print(f"{label:58s} {s:9.2f} {base_full / s:11.1f}x")
+    print(f"{'method':58s} {'wall s':>8s} {'CPU s':>8s} {'vs baseline':>12s}")
+    for label, s, c in rows:
+        print(f"{label:58s} {s:8.2f} {c:8.2f} {base_full / s:11.1f}x")
     visible = shapely.area(exact).sum() / shapely.area(sectors.geometry.values).sum()
     print()
     print(f"median of {args.repeat} runs; target <= {TARGET_SECONDS:.0f} s on 2 cores; "

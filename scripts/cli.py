@@ -314,6 +314,101 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _coverage_optics(args: argparse.Namespace, settings: Settings) -> int:
+    from gis.fov import lens_report
+
+    rep = lens_report(
+        args.sensor_width_mm, args.focal_mm, args.pixels, sensor_height_mm=args.sensor_height_mm,
+        mount_height_m=args.mount_height_m, tilt_deg=args.tilt_deg,
+        target_height_m=args.target_height_m,
+    )  # fmt: skip
+    lines = [
+        f"HFOV {rep['hfov_deg']:.1f}°"
+        + (f", VFOV {rep['vfov_deg']:.1f}°" if rep.get("vfov_deg") is not None else "")
+    ]
+    for level, v in rep["levels"].items():
+        band = ""
+        if v.get("ground_near_m") is not None:
+            band = f", ground {v['ground_near_m']:.1f}–{v['ground_far_m']:.1f} m"
+        elif v.get("possible") is False:
+            band = ", impossible at this mount/tilt"
+        lines.append(f"{level:<10} {v['ppm']:>6g} px/m  max slant {v['max_slant_m']:.1f} m{band}")
+    _emit(args, rep, "\n".join(lines))
+    return 0
+
+
+def _coverage_run(args: argparse.Namespace, settings: Settings) -> int:
+    from analysis.coverage_run import load_what_if, run_coverage
+    from store import migrate
+    from store.engine import make_engine
+
+    engine = make_engine(settings)
+    migrate.upgrade(engine)
+    what_if = load_what_if(args.what_if) if args.what_if else None
+    report = run_coverage(
+        engine, what_if=what_if, target_height_m=args.target_height_m,
+        unknown_azimuth=args.unknown_azimuth, workers=args.workers, save=not args.no_save,
+        progress=None if args.json else _progress,
+    )  # fmt: skip
+    data = report.as_dict()
+    text = [f"coverage run {report.run_id or '(not saved)'} in {report.timings_s['total']:.1f}s "
+            f"({report.crs})"]  # fmt: skip
+    for lv, m2 in report.totals["covered_m2"].items():
+        text.append(f"  {lv:<10} covered {m2 / 1e4:,.2f} ha")
+    text.append(f"  blind spots in key areas: {report.totals['blind_spot_m2'] / 1e4:,.2f} ha")
+    if "entry_roads_by_status" in report.totals:
+        text.append(f"  entry roads: {report.totals['entry_roads_by_status']}")
+    text += [f"  assumption: {a}" for a in report.assumptions]
+    _emit(args, data, "\n".join(text))
+    return 0
+
+
+def _coverage_report(args: argparse.Namespace, settings: Settings) -> int:
+    from store.coverage import assessment, latest_run
+    from store.engine import make_engine
+
+    engine = make_engine(settings)
+    with engine.connect() as conn:
+        run_id = args.run or latest_run(conn)
+        if run_id is None:
+            raise ValueError("no coverage run yet: run `sightline coverage run` first")
+        table = assessment(conn, run_id, args.scope)
+    if args.csv:
+        table.to_csv(args.csv, index=False, encoding="utf-8-sig")
+    if args.xlsx:
+        table.to_excel(args.xlsx, index=False, sheet_name=f"run {run_id}")
+    if args.json:
+        rows = table.to_dict(orient="records")
+        print(json.dumps({"run_id": run_id, "scope": args.scope, "rows": rows}, ensure_ascii=False))
+        return 0
+    pivot = table.pivot_table(index=["area_key", "area_name"], columns="level",
+                              values="open_covered_pct")  # fmt: skip
+    print(f"run {run_id}: % of open ground covered per {args.scope} and DORI level")
+    print(pivot.round(1).to_string())
+    return 0
+
+
+def _coverage_which(args: argparse.Namespace, settings: Settings) -> int:
+    from store.coverage import cameras_seeing, latest_run
+    from store.engine import make_engine
+
+    engine = make_engine(settings)
+    with engine.connect() as conn:
+        run_id = args.run or latest_run(conn)
+        if run_id is None:
+            raise ValueError("no coverage run yet: run `sightline coverage run` first")
+        found = cameras_seeing(conn, run_id, args.lon, args.lat)
+    text = (
+        "\n".join(
+            f"{c['device_id']}  {c['dori_level']:<10} {c['distance_m']:>7.1f} m  {c['name'] or ''}"
+            for c in found
+        )
+        or "no camera sees this point"
+    )
+    _emit(args, {"run_id": run_id, "cameras": found}, text)
+    return 0
+
+
 # -- serve ------------------------------------------------------------------------------
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import threading
@@ -459,6 +554,37 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--host", help="listen address (default: setting host)")
     sv.add_argument("--port", type=int, help="listen port (default: setting port)")
     sv.add_argument("--no-api", action="store_true", help="serve the console only")
+
+    cov = sub.add_parser("coverage", help="coverage analysis", description="Coverage analysis.")
+    covs = cov.add_subparsers(dest="coverage_command", required=True, metavar="ACTION")
+    co = cmd(covs, "optics", _coverage_optics, "lens calculator: HFOV, DORI distances, bands")
+    co.add_argument("--sensor-width-mm", type=float, required=True)
+    co.add_argument("--focal-mm", type=float, required=True)
+    co.add_argument("--pixels", type=int, required=True, help="horizontal resolution in px")
+    co.add_argument("--sensor-height-mm", type=float)
+    co.add_argument("--mount-height-m", type=float)
+    co.add_argument("--tilt-deg", type=float, help="downward tilt from horizontal")
+    co.add_argument("--target-height-m", type=float, default=1.6)
+    cr = cmd(covs, "run", _coverage_run, "compute coverage for the stored city and save it")
+    cr.add_argument(
+        "--what-if", type=Path, help='JSON {"add": [...], "move": {...}, "remove": [...]}'
+    )
+    cr.add_argument(
+        "--target-height-m", type=float, default=0.0, help="0 ground (default), 1.6 faces"
+    )
+    cr.add_argument("--unknown-azimuth", choices=("skip", "ring"), default="skip")
+    cr.add_argument("--workers", type=int, default=2, help="processes (default 2)")
+    cr.add_argument("--no-save", action="store_true", help="compute and report, store nothing")
+    crp = cmd(covs, "report", _coverage_report, "the assessment table of a run")
+    crp.add_argument("--run", type=int, help="run id (default: the latest)")
+    crp.add_argument("--scope", choices=("jurisdiction", "key_area_class", "key_area"),
+                     default="jurisdiction")  # fmt: skip
+    crp.add_argument("--csv", type=Path)
+    crp.add_argument("--xlsx", type=Path)
+    cw = cmd(covs, "which-cameras", _coverage_which, "the cameras that see a point")
+    cw.add_argument("lon", type=float)
+    cw.add_argument("lat", type=float)
+    cw.add_argument("--run", type=int, help="run id (default: the latest)")
 
     tok = sub.add_parser("token", help="API tokens", description="API tokens for scripts.")
     toks = tok.add_subparsers(dest="token_command", required=True, metavar="ACTION")

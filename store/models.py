@@ -388,3 +388,80 @@ class ApiToken(Base):
     )
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CoverageVisible(Base):
+    """What one camera sees at one DORI level in one run (occlusion applied)."""
+
+    __tablename__ = "coverage_visible"
+    __table_args__ = (CheckConstraint(_in("level", DORI_LEVELS), name="level"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("coverage_runs.id", ondelete="CASCADE"), index=True
+    )
+    camera_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cameras.id", ondelete="SET NULL"), index=True
+    )
+    camera_ref: Mapped[str] = mapped_column(String(64))  # device id (what-if cameras too)
+    level: Mapped[str] = mapped_column(String(16))
+    area_m2: Mapped[float] = mapped_column(Float)
+    geom: Mapped[Any] = mapped_column(_geom("MULTIPOLYGON"))
+
+
+class CoverageLevel(Base):
+    """The union of every camera's visible area at one DORI level in one run."""
+
+    __tablename__ = "coverage_levels"
+    __table_args__ = (CheckConstraint(_in("level", DORI_LEVELS), name="level"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("coverage_runs.id", ondelete="CASCADE"), index=True
+    )
+    level: Mapped[str] = mapped_column(String(16))
+    area_m2: Mapped[float] = mapped_column(Float)
+    geom: Mapped[Any] = mapped_column(_geom("MULTIPOLYGON"))
+
+
+class CoverageStat(Base):
+    """One row of the assessment table: an area (key area, class, jurisdiction) at a level."""
+
+    __tablename__ = "coverage_stats"
+    __table_args__ = (
+        CheckConstraint(_in("level", DORI_LEVELS), name="level"),
+        CheckConstraint(_in("scope", ("key_area", "key_area_class", "jurisdiction")), name="scope"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("coverage_runs.id", ondelete="CASCADE"), index=True
+    )
+    scope: Mapped[str] = mapped_column(String(16))
+    area_key: Mapped[str] = mapped_column(Text)  # key area id, class name or jurisdiction code
+    area_name: Mapped[str] = mapped_column(Text)
+    level: Mapped[str] = mapped_column(String(16))
+    area_m2: Mapped[float] = mapped_column(Float)
+    covered_m2: Mapped[float] = mapped_column(Float)
+    covered_pct: Mapped[float] = mapped_column(Float)
+    open_area_m2: Mapped[float] = mapped_column(Float)
+    open_covered_m2: Mapped[float] = mapped_column(Float)
+    open_covered_pct: Mapped[float] = mapped_column(Float)
+
+
+class RoadCoverage(Base):
+    """Covered length of one road at one DORI level in one run."""
+
+    __tablename__ = "road_coverage"
+    __table_args__ = (CheckConstraint(_in("level", DORI_LEVELS), name="level"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("coverage_runs.id", ondelete="CASCADE"), index=True
+    )
+    road_id: Mapped[int] = mapped_column(ForeignKey("roads.id", ondelete="CASCADE"))
+    level: Mapped[str] = mapped_column(String(16))
+    length_m: Mapped[float] = mapped_column(Float)
+    covered_m: Mapped[float] = mapped_column(Float)
+    covered_pct: Mapped[float] = mapped_column(Float)
+    gaps_m: Mapped[list[list[float]]] = mapped_column(JSONB, server_default="[]")

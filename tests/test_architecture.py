@@ -9,6 +9,7 @@ from settings import PROJECT_ROOT
 
 OURS = {
     "app", "settings", "gis", "layers", "store", "importers", "pages", "scripts", "gateway", "api",
+    "analysis",
 }  # fmt: skip
 # package -> the packages of ours it may import (besides itself)
 ALLOWED: dict[str, set[str]] = {
@@ -17,7 +18,8 @@ ALLOWED: dict[str, set[str]] = {
     "layers": {"gis", "settings"},
     "importers": {"store", "gis", "settings"},
     "gateway": {"store", "settings"},
-    "api": {"importers", "store", "gis", "settings"},
+    "api": {"importers", "analysis", "store", "gis", "settings"},
+    "analysis": {"store", "gis", "settings"},
     "pages": {"layers", "store", "gis", "settings"},
     "app": {"pages", "layers", "store", "gis", "settings"},
     "settings": set(),

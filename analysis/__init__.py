@@ -1,0 +1,1 @@
+"""Analysis runs: read the store, compute with gis/, write results back."""

@@ -1,0 +1,335 @@
+"""A coverage run: read the city from PostGIS, compute in its metric CRS, write results back.
+
+Steps: cameras -> facade placement -> DORI sectors (meridian convergence applied) -> occlusion
+by buildings -> union per level -> blind spots of key areas -> assessment table (key areas,
+key-area classes, jurisdictions) -> road coverage -> entry-road checkpoint completeness ->
+effectiveness against past alarms. All results of one run are written in one transaction.
+A what-if run changes cameras (add / move / remove) in memory only.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import Engine
+
+from gis import coverage as gcov
+from gis import fov, occlusion, roads
+from gis.crs import metric_crs_for, true_to_grid_azimuth_deg
+from store import coverage as store_cov
+
+Progress = Callable[[str], None]
+
+
+class WhatIfError(ValueError):
+    """A what-if file that cannot be applied (unknown device, bad coordinates ...)."""
+
+
+@dataclass
+class RunReport:
+    """What a coverage run computed: ids, timings (s), assumptions and headline figures."""
+
+    run_id: int | None
+    crs: str
+    timings_s: dict[str, float] = field(default_factory=dict)
+    assumptions: list[str] = field(default_factory=list)
+    totals: dict[str, Any] = field(default_factory=dict)
+    assessment: pd.DataFrame | None = None
+    blind_spots: gpd.GeoDataFrame | None = None
+    road_summary: pd.DataFrame | None = None
+    completeness: gpd.GeoDataFrame | None = None
+    effectiveness: pd.DataFrame | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "crs": self.crs,
+            "timings_s": self.timings_s,
+            "assumptions": self.assumptions,
+            "totals": self.totals,
+        }
+
+
+def load_what_if(path: Path) -> dict[str, Any]:
+    """Read a what-if file: {"add": [camera...], "move": {device_id: {...}}, "remove": [id]}.
+
+    Added cameras need device_id, lon, lat and may give azimuth_deg, tilt_deg,
+    mount_height_m, focal_length_mm, sensor_width_mm, resolution_w_px, hfov_deg ...; moves
+    give any of lon, lat, azimuth_deg, tilt_deg, mount_height_m.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise WhatIfError(f"{path}: cannot read the what-if file: {exc}") from exc
+    if not isinstance(data, dict) or set(data) - {"add", "move", "remove"}:
+        raise WhatIfError(f'{path}: expected an object with "add", "move" and/or "remove"')
+    return data
+
+
+def apply_what_if(cameras: gpd.GeoDataFrame, what_if: Mapping[str, Any]) -> gpd.GeoDataFrame:
+    """Cameras (EPSG:4326) with the what-if changes applied; the store is not touched."""
+    cams = cameras.copy()
+    known = set(cams["device_id"])
+    remove = set(what_if.get("remove", []))
+    missing = sorted(remove - known)
+    if missing:
+        raise WhatIfError(f"remove: unknown device id(s) {', '.join(missing[:5])}")
+    cams = cams[~cams["device_id"].isin(remove)]
+    for device_id, change in dict(what_if.get("move", {})).items():
+        hit = cams.index[cams["device_id"] == device_id]
+        if len(hit) == 0:
+            raise WhatIfError(f"move: unknown device id {device_id}")
+        i = hit[0]
+        for key, value in change.items():
+            if key in ("lon", "lat"):
+                continue
+            if key not in cams.columns:
+                raise WhatIfError(f"move {device_id}: unknown field {key}")
+            cams.at[i, key] = value
+        if "lon" in change or "lat" in change:
+            old = cams.at[i, "geometry"]
+            cams.at[i, "geometry"] = shapely.Point(change.get("lon", old.x),
+                                                   change.get("lat", old.y))  # fmt: skip
+    added = []
+    for n, cam in enumerate(what_if.get("add", []), start=1):
+        if not {"device_id", "lon", "lat"} <= set(cam):
+            raise WhatIfError(f"add #{n}: needs device_id, lon and lat")
+        row = {k: v for k, v in cam.items() if k not in ("lon", "lat")}
+        row["geometry"] = shapely.Point(float(cam["lon"]), float(cam["lat"]))
+        row.setdefault("id", None)
+        row.setdefault("ptz_presets", [])
+        row.setdefault("any_direction", False)
+        row.setdefault("camera_type", "fixed")
+        added.append(row)
+    if added:
+        extra = gpd.GeoDataFrame(added, geometry="geometry", crs=4326)
+        cams = pd.concat([cams, extra], ignore_index=True)
+    return gpd.GeoDataFrame(cams, geometry="geometry", crs=4326).reset_index(drop=True)
+
+
+def _step(report: RunReport, name: str, progress: Progress | None) -> Callable[[], None]:
+    if progress is not None:
+        progress(name)
+    t0 = time.perf_counter()
+
+    def done() -> None:
+        report.timings_s[name] = round(time.perf_counter() - t0, 3)
+
+    return done
+
+
+def run_coverage(
+    engine: Engine,
+    *,
+    what_if: Mapping[str, Any] | None = None,
+    target_height_m: float = 0.0,
+    unknown_azimuth: str = "skip",
+    workers: int = 1,
+    save: bool = True,
+    progress: Progress | None = None,
+) -> RunReport:
+    """Compute coverage for the stored city and (unless ``save`` is False) store the results.
+
+    Parameters
+    ----------
+    what_if
+        Camera changes applied in memory (see :func:`load_what_if`); the results are stored
+        as a run of their own, the inventory is not changed.
+    target_height_m
+        Height of the target plane in metres (0 ground, 1.6 faces).
+    unknown_azimuth
+        "skip" cameras without azimuth (reported) or assume a full "ring".
+    workers
+        Processes for occlusion and unions (results are identical for any number).
+    """
+    t_all = time.perf_counter()
+    if progress is not None:
+        progress("read")
+    with engine.connect() as conn:
+        inputs = store_cov.read_inputs(conn)
+        alarms = store_cov.alarms_since(conn)
+    cams = inputs["cameras"]
+    if what_if:
+        cams = apply_what_if(cams, what_if)
+    crs = metric_crs_for(inputs["jurisdictions"] if len(inputs["jurisdictions"]) else cams)
+    report = RunReport(run_id=None, crs=crs.to_string())
+    report.timings_s["read"] = round(time.perf_counter() - t_all, 3)
+
+    m = {k: v.to_crs(crs) for k, v in inputs.items()}
+    cams_m = cams.to_crs(crs).rename(columns={"id": "store_id"})
+    cams_m["camera_id"] = cams_m["device_id"]
+
+    done = _step(report, "facades", progress)
+    grid = cams_m.copy()
+    grid["azimuth_deg"] = true_to_grid_azimuth_deg(
+        crs, grid.geometry.x.to_numpy(), grid.geometry.y.to_numpy(),
+        grid["azimuth_deg"].to_numpy(dtype=float),
+    )  # fmt: skip
+    buildings = m["buildings"]
+    moved, n_moved = occlusion.place_facade_cameras(grid, buildings)
+    cams_m = cams_m.set_geometry(moved.geometry.to_numpy())
+    cams_m = cams_m.set_crs(crs, allow_override=True)
+    report.assumptions.append(f"{n_moved} camera(s) on or inside a building moved 0.4 m out")
+    done()
+
+    done = _step(report, "sectors", progress)
+    sectors, notes = fov.camera_sectors(cams_m, target_height_m=target_height_m,
+                                        unknown_azimuth=unknown_azimuth)  # type: ignore[arg-type]
+    report.assumptions.extend(notes)
+    done()
+
+    done = _step(report, "occlusion", progress)
+    visible = occlusion.visible_polygons(
+        sectors, cams_m, buildings, target_height_m=target_height_m, workers=workers
+    )
+    done()
+
+    done = _step(report, "union", progress)
+    levels = gcov.coverage_by_level(visible, workers=workers)
+    done()
+
+    done = _step(report, "blind_spots", progress)
+    key_areas = m["key_areas"].rename(columns={"id": "key_area_id"})
+    blind = gcov.blind_spots(key_areas, levels, buildings=buildings)
+    done()
+
+    done = _step(report, "assessment", progress)
+    tables = []
+    ka = key_areas.assign(area_id=key_areas["key_area_id"].astype(str))
+    t = gcov.coverage_stats(ka[["area_id", "geometry"]], levels, buildings=buildings)
+    names = dict(zip(ka["area_id"], ka["name"], strict=True))
+    tables.append(t.assign(scope="key_area", area_name=t["area_id"].map(names)))
+    by_class = ka.dissolve(by="area_class", as_index=False)[["area_class", "geometry"]]
+    t = gcov.coverage_stats(by_class.rename(columns={"area_class": "area_id"}), levels,
+                            buildings=buildings)  # fmt: skip
+    tables.append(t.assign(scope="key_area_class", area_name=t["area_id"]))
+    jur = m["jurisdictions"]
+    t = gcov.coverage_stats(jur.rename(columns={"code": "area_id"})[["area_id", "geometry"]],
+                            levels, buildings=buildings)  # fmt: skip
+    jnames = dict(zip(jur["code"], jur["name"], strict=True))
+    tables.append(t.assign(scope="jurisdiction", area_name=t["area_id"].map(jnames)))
+    assessment = pd.concat(tables, ignore_index=True)
+    report.assessment = assessment
+    done()
+
+    done = _step(report, "roads", progress)
+    road_frame = m["roads"].rename(columns={"id": "road_id"})
+    road_cov = roads.road_coverage(road_frame, visible)
+    report.road_summary = roads.road_summary(road_cov, road_frame)
+    city = jur[jur["level"] == "city"].union_all() if len(jur) else None
+    if city is not None and not city.is_empty:
+        entries = roads.entry_roads(road_frame, city.boundary)
+        cps = m["checkpoints"].rename(columns={"id": "checkpoint_id"})
+        report.completeness = roads.checkpoint_completeness(entries, cps)
+    done()
+
+    done = _step(report, "effectiveness", progress)
+    if len(alarms):
+        eff = gcov.effectiveness(alarms.to_crs(crs), levels, key_areas=key_areas)
+        report.effectiveness = eff.table
+    done()
+
+    report.blind_spots = blind
+    report.totals = {
+        "cameras": int(len(cams_m)),
+        "cameras_with_coverage": int(visible["camera_id"].nunique()),
+        "covered_m2": {lv: round(float(g.area), 1) for lv, g in levels.items()},
+        "blind_spot_m2": round(float(blind["area_m2"].sum()), 1) if len(blind) else 0.0,
+        "entry_roads": int(len(report.completeness)) if report.completeness is not None else 0,
+    }
+    if report.completeness is not None and len(report.completeness):
+        report.totals["entry_roads_by_status"] = (
+            report.completeness["status"].value_counts().sort_index().to_dict()
+        )
+    if save:
+        done = _step(report, "write", progress)
+        report.run_id = _write(
+            engine, report, cams_m, visible, levels, blind, assessment, road_cov, crs,
+            what_if, target_height_m, unknown_azimuth,
+        )  # fmt: skip
+        done()
+    report.timings_s["total"] = round(time.perf_counter() - t_all, 3)
+    return report
+
+
+def _to_wgs(geoms: Any, crs: Any) -> np.ndarray:
+    return gpd.GeoSeries(np.asarray(geoms, dtype=object), crs=crs).to_crs(4326).to_numpy()
+
+
+def _write(engine: Engine, report: RunReport, cams_m: gpd.GeoDataFrame,
+           visible: gpd.GeoDataFrame, levels: Mapping[str, Any], blind: gpd.GeoDataFrame,
+           assessment: pd.DataFrame, road_cov: pd.DataFrame, crs: Any,
+           what_if: Mapping[str, Any] | None, target_height_m: float,
+           unknown_azimuth: str) -> int:  # fmt: skip
+    params = {"what_if": dict(what_if) if what_if else None, "target_height_m": target_height_m,
+              "unknown_azimuth": unknown_azimuth, "crs": report.crs}  # fmt: skip
+    store_ids = dict(zip(cams_m["camera_id"], cams_m["store_id"], strict=True))
+    with engine.begin() as conn:
+        run_id = store_cov.create_run(conn, params)
+        vis_geoms = store_cov.as_multi(_to_wgs(visible.geometry.to_numpy(), crs))
+        areas = shapely.area(visible.geometry.to_numpy())
+        store_cov.copy_rows(
+            conn, "coverage_visible", ("run_id", "camera_id", "camera_ref", "level", "area_m2",
+                                       "geom"),
+            ((run_id, _int_or_none(store_ids.get(c)), c, lv, a, g) for c, lv, a, g in zip(
+                visible["camera_id"], visible["level"], areas, vis_geoms, strict=True)),
+        )  # fmt: skip
+        lv_names = list(levels)
+        lv_geoms = store_cov.as_multi(_to_wgs([levels[k] for k in lv_names], crs))
+        store_cov.copy_rows(
+            conn, "coverage_levels", ("run_id", "level", "area_m2", "geom"),
+            ((run_id, k, float(levels[k].area), g) for k, g in zip(lv_names, lv_geoms,
+                                                                  strict=True)),
+        )  # fmt: skip
+        if len(blind):
+            b_geoms = store_cov.as_multi(_to_wgs(blind.geometry.to_numpy(), crs))
+            store_cov.copy_rows(
+                conn, "blind_spots", ("run_id", "key_area_id", "dori_level", "area_m2", "geom"),
+                ((run_id, int(k), lv, float(a), g) for k, lv, a, g in zip(
+                    blind["key_area_id"], blind["dori_level"], blind["area_m2"], b_geoms,
+                    strict=True) if not g.is_empty),
+            )  # fmt: skip
+        cols = ("scope", "area_id", "area_name", "level", "area_m2", "covered_m2",
+                "covered_pct", "open_area_m2", "open_covered_m2", "open_covered_pct")  # fmt: skip
+        store_cov.copy_rows(
+            conn, "coverage_stats", ("run_id", "scope", "area_key", "area_name", "level",
+                                     "area_m2", "covered_m2", "covered_pct", "open_area_m2",
+                                     "open_covered_m2", "open_covered_pct"),
+            ((run_id, *row) for row in assessment[list(cols)].itertuples(index=False)),
+        )  # fmt: skip
+        if len(road_cov):
+            store_cov.copy_rows(
+                conn, "road_coverage", ("run_id", "road_id", "level", "length_m", "covered_m",
+                                        "covered_pct", "gaps_m"),
+                ((run_id, int(r.road_id), r.level, float(r.length_m), float(r.covered_m),
+                  float(r.covered_pct), _gaps(r)) for r in road_cov.itertuples(index=False)),
+            )  # fmt: skip
+        results = dict(report.totals)
+        results["assumptions"] = report.assumptions
+        store_cov.finish_run(conn, run_id, report.timings_s, results)
+    return run_id
+
+
+def _int_or_none(v: Any) -> int | None:
+    try:
+        return None if v is None or pd.isna(v) else int(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _gaps(row: Any) -> list[list[float]]:
+    gaps = getattr(row, "uncovered", None)
+    if gaps is None:
+        gaps = getattr(row, "gaps", None)
+    if gaps is None:
+        return []
+    return [[round(float(a), 2), round(float(b), 2)] for a, b in gaps]

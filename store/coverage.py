@@ -1,0 +1,172 @@
+"""SQL of coverage runs: read the inputs, write a run's results (COPY), query them.
+
+A run's results are written in the caller's transaction, so a failed run leaves nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import Connection, text
+
+from store.models import Building, Camera, Checkpoint, Jurisdiction, KeyArea, Road
+
+CAMERA_COLUMNS = (
+    "id", "device_id", "name", "mount_height_m", "azimuth_deg", "tilt_deg", "any_direction",
+    "camera_type", "sensor_width_mm", "sensor_height_mm", "focal_length_mm", "hfov_deg",
+    "resolution_w_px", "resolution_h_px", "ptz_presets", "jurisdiction_id", "status",
+)  # fmt: skip
+
+
+def read_inputs(conn: Connection) -> dict[str, gpd.GeoDataFrame]:
+    """Cameras, buildings, key areas, roads, checkpoints and jurisdictions (EPSG:4326)."""
+    engine_like = conn
+    return {
+        "cameras": _read(engine_like, Camera, CAMERA_COLUMNS),
+        "buildings": _read(engine_like, Building, ("id", "height_m")),
+        "key_areas": _read(engine_like, KeyArea, ("id", "name", "area_class", "required_dori")),
+        "roads": _read(engine_like, Road, ("id", "name", "road_class", "oneway", "lanes")),
+        "checkpoints": _read(
+            engine_like,
+            Checkpoint,
+            ("id", "device_id", "road_id", "directions", "lanes", "is_entry"),
+        ),  # fmt: skip
+        "jurisdictions": _read(engine_like, Jurisdiction, ("id", "code", "name", "level")),
+    }
+
+
+def _read(conn: Connection, model: Any, columns: tuple[str, ...]) -> gpd.GeoDataFrame:
+    table = model.__table__
+    cols = ", ".join(columns)
+    return gpd.read_postgis(
+        text(f"SELECT {cols}, geom AS geometry FROM {table.name} ORDER BY id"),
+        conn, geom_col="geometry", crs=4326,
+    )  # fmt: skip
+
+
+def alarms_since(conn: Connection, since: str | None = None) -> gpd.GeoDataFrame:
+    """Past alarms/incidents (id, occurred_at, kind, jurisdiction_id, geometry)."""
+    sql = "SELECT id, occurred_at, kind, jurisdiction_id, geom AS geometry FROM alarms"
+    params: dict[str, Any] = {}
+    if since:
+        sql += " WHERE occurred_at >= :since"
+        params["since"] = since
+    return gpd.read_postgis(text(sql + " ORDER BY id"), conn, geom_col="geometry", crs=4326,
+                            params=params)  # fmt: skip
+
+
+def create_run(conn: Connection, parameters: dict[str, Any]) -> int:
+    """A new coverage run in state 'running'; returns its id."""
+    return int(
+        conn.execute(
+            text("INSERT INTO coverage_runs (status, parameters) VALUES ('running', :p) "
+                 "RETURNING id"),
+            {"p": json.dumps(parameters)},
+        ).scalar_one()
+    )  # fmt: skip
+
+
+def finish_run(conn: Connection, run_id: int, timings: dict[str, float],
+               results: dict[str, Any]) -> None:  # fmt: skip
+    conn.execute(
+        text("UPDATE coverage_runs SET status='done', finished_at=now(), timings=:t, "
+             "results=:r WHERE id=:id"),
+        {"t": json.dumps(timings), "r": json.dumps(results, default=str), "id": run_id},
+    )  # fmt: skip
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return value
+
+
+def copy_rows(conn: Connection, table: str, columns: Sequence[str],
+              rows: Iterable[Sequence[Any]]) -> int:  # fmt: skip
+    """COPY rows into ``table``; a column named ``geom`` takes shapely geometries (4326)."""
+    geom_at = list(columns).index("geom") if "geom" in columns else -1
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    n = 0
+    with raw.cursor() as cur:
+        with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
+            for row in rows:
+                cells = [_cell(v) for v in row]
+                if geom_at >= 0:
+                    g = row[geom_at]
+                    cells[geom_at] = "SRID=4326;" + shapely.to_wkb(g, hex=True)
+                cp.write_row(cells)
+                n += 1
+    return n
+
+
+def as_multi(geoms: np.ndarray) -> np.ndarray:
+    """Polygons as MultiPolygons; empty or non-polygonal results as an empty MultiPolygon."""
+    out = np.empty(len(geoms), dtype=object)
+    for i, g in enumerate(geoms):
+        if g is None or g.is_empty:
+            out[i] = shapely.MultiPolygon()
+            continue
+        parts = [p for p in shapely.get_parts(g) if p.geom_type == "Polygon" and not p.is_empty]
+        out[i] = shapely.MultiPolygon(parts)
+    return out
+
+
+def latest_run(conn: Connection) -> int | None:
+    """The newest finished run's id."""
+    rid = conn.execute(
+        text("SELECT id FROM coverage_runs WHERE status='done' ORDER BY id DESC LIMIT 1")
+    ).scalar()
+    return None if rid is None else int(rid)
+
+
+LEVEL_RANK = {"detect": 1, "observe": 2, "recognise": 3, "identify": 4}
+
+
+def cameras_seeing(conn: Connection, run_id: int, lon: float, lat: float) -> list[dict[str, Any]]:
+    """Cameras whose visible area contains the point, best DORI level first, then nearest."""
+    rows = conn.execute(
+        text("""
+        WITH p AS (SELECT ST_SetSRID(ST_MakePoint(:x, :y), 4326) AS g)
+        SELECT v.camera_id, v.camera_ref AS device_id, c.name,
+               (array_agg(v.level ORDER BY CASE v.level WHEN 'identify' THEN 4
+                    WHEN 'recognise' THEN 3 WHEN 'observe' THEN 2 ELSE 1 END DESC))[1] AS level,
+               min(ST_Distance(c.geom::geography, p.g::geography)) AS distance_m
+        FROM coverage_visible v CROSS JOIN p
+        LEFT JOIN cameras c ON c.id = v.camera_id
+        WHERE v.run_id = :run AND ST_Covers(v.geom, p.g)
+        GROUP BY v.camera_id, v.camera_ref, c.name
+        """),
+        {"x": lon, "y": lat, "run": run_id},
+    ).all()
+    out = [
+        {"camera_id": r.camera_id, "device_id": r.device_id, "name": r.name,
+         "dori_level": r.level, "distance_m": round(float(r.distance_m), 2)
+         if r.distance_m is not None else None}
+        for r in rows
+    ]  # fmt: skip
+    out.sort(key=lambda d: (-LEVEL_RANK[d["dori_level"]], d["distance_m"] or 0.0))
+    return out
+
+
+def assessment(conn: Connection, run_id: int, scope: str = "jurisdiction") -> pd.DataFrame:
+    """The stored assessment table of a run for one scope."""
+    return pd.read_sql(
+        text("SELECT area_key, area_name, level, area_m2, covered_m2, covered_pct, "
+             "open_area_m2, open_covered_m2, open_covered_pct FROM coverage_stats "
+             "WHERE run_id = :r AND scope = :s ORDER BY area_key, level"),
+        conn, params={"r": run_id, "s": scope},
+    )  # fmt: skip
