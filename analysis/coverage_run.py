@@ -227,8 +227,13 @@ def run_coverage(
     report.road_summary = roads.road_summary(road_cov, road_frame)
     city = jur[jur["level"] == "city"].union_all() if len(jur) else None
     if city is not None and not city.is_empty:
-        entries = roads.entry_roads(road_frame, city.boundary)
+        entries = roads.entry_roads(road_frame, city)
         cps = m["checkpoints"].rename(columns={"id": "checkpoint_id"})
+        # Only "in"/"out" say which way across the boundary a checkpoint watches; compass
+        # bearings of internal checkpoints say nothing about that.
+        cps["directions"] = [
+            [d for d in (ds or []) if d in ("in", "out", "both")] for ds in cps["directions"]
+        ]
         report.completeness = roads.checkpoint_completeness(entries, cps)
     done()
 
@@ -250,6 +255,7 @@ def run_coverage(
         report.totals["entry_roads_by_status"] = (
             report.completeness["status"].value_counts().sort_index().to_dict()
         )
+    report.timings_s["compute"] = round(time.perf_counter() - t_all, 3)
     if save:
         done = _step(report, "write", progress)
         report.run_id = _write(

@@ -572,7 +572,10 @@ def visible_polygons(
     target_height_m
         Height in metres of the plane that must be seen (0 ground, about 1.6 faces).
     workers
-        Processes to use (1 = this process). Results are identical for any number.
+        Processes to use (1 = this process only). With more, the rows are split by camera:
+        one share is computed here and the others in forked processes (a spawned pool where
+        ``fork`` is not available). Every camera is computed whole in one process, so the
+        geometry is identical, bit for bit, for any number of workers.
 
     Returns
     -------
@@ -593,7 +596,7 @@ def visible_polygons(
     _check_crs({"sectors": sectors, "cameras": cameras, "buildings": buildings})
     if not math.isfinite(target_height_m):
         raise OcclusionInputError(f"target_height_m must be finite, not {target_height_m}")
-    if not (isinstance(workers, int) and workers >= 1):
+    if isinstance(workers, bool) or not isinstance(workers, int | np.integer) or workers < 1:
         raise OcclusionInputError(f"workers must be a whole number >= 1, not {workers!r}")
     cam_xy = _camera_points(cameras)
     mount_m = _finite_column(cameras, "cameras", "mount_height_m")
@@ -627,7 +630,7 @@ def visible_polygons(
     footprints[shapely.is_missing(footprints)] = shapely.Polygon()
     if len(rows) and len(footprints):
         rest = (cam_xy, mount_m, footprints, height_m, float(target_height_m))
-        tasks = _split_by_camera(sec_cam[rows], len(cam_xy), workers)
+        tasks = _split_by_camera(sec_cam[rows], len(cam_xy), int(workers))
         if len(tasks) == 1:
             result[rows] = _visible_rows(sec_geoms[rows], sec_cam[rows], *rest)
         else:

@@ -114,12 +114,15 @@ def copy_rows(conn: Connection, table: str, columns: Sequence[str],
 
 
 def as_multi(geoms: np.ndarray) -> np.ndarray:
-    """Polygons as MultiPolygons; empty or non-polygonal results as an empty MultiPolygon."""
+    """Polygons as valid MultiPolygons (reprojection can leave tiny self-touches, which are
+    repaired); empty or non-polygonal results become an empty MultiPolygon."""
     out = np.empty(len(geoms), dtype=object)
     for i, g in enumerate(geoms):
         if g is None or g.is_empty:
             out[i] = shapely.MultiPolygon()
             continue
+        if not g.is_valid:
+            g = shapely.make_valid(g)
         parts = [p for p in shapely.get_parts(g) if p.geom_type == "Polygon" and not p.is_empty]
         out[i] = shapely.MultiPolygon(parts)
     return out

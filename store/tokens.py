@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from store.models import API_ROLES, ApiToken, Jurisdiction
 
@@ -48,7 +48,7 @@ def create_token(
             raise TokenError(f"no jurisdiction with code {jurisdiction_code!r}")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     conn.execute(
-        ApiToken.__table__.insert().values(
+        insert(ApiToken).values(
             name=name,
             token_sha256=_digest(token),
             user_name=user_name,

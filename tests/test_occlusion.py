@@ -281,6 +281,26 @@ def test_one_or_two_workers_give_identical_geometry() -> None:
     assert (one.geometry.area < secs.geometry.area - 1e-9).sum() > 50  # something was hidden
 
 
+def test_a_failing_worker_process_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    import gis.occlusion as occlusion
+
+    here = os.getpid()
+    real = occlusion._visible_rows
+
+    def fail_in_child(*args: object) -> object:
+        if os.getpid() != here:
+            raise ZeroDivisionError("boom in the child")
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(occlusion, "_visible_rows", fail_in_child)
+    scene = Scene([(0, 0, 6.0), (100, 0, 6.0)], [(0, NORTH), (1, sector(100, 0, 0, 70, 50))],
+                  [(box(-5, 10, 5, 10.3), 10.0)])
+    with pytest.raises(RuntimeError, match="(?s)worker process failed.*boom in the child"):
+        visible_polygons(*scene.frames(), workers=2)
+
+
 # ---- facade placement ------------------------------------------------------------------------
 
 def _cams(points: list[tuple[float, float]], azimuths: list[float]) -> gpd.GeoDataFrame:
