@@ -683,24 +683,23 @@ def _visible_rows(
     items = np.concatenate([shadows, footprints[used][hulls.footprint_bld]])
     item_cam = np.concatenate([hulls.cam, hulls.footprint_cam])
 
-    out = sec_geoms.copy()
+    # Per camera, the area any of its rows covers: the row itself for one-row cameras, the
+    # union of its rows (for nested DORI levels: the loosest one) otherwise. The items are
+    # subtracted from it one after the other (cheaper than a union of the shadows followed
+    # by one difference), then each row keeps its part: row ∩ (base − shadows) = row − shadows.
     rows_per_cam = np.bincount(sec_cam, minlength=n_cams)
-    # One row per camera (the usual case): subtract the items one after the other, which
-    # costs less than a union followed by one difference. Several rows: union once.
-    one_row = rows_per_cam[item_cam] == 1
-    row_of_cam = np.full(n_cams, -1, dtype=np.intp)
-    row_of_cam[sec_cam] = np.arange(len(sec_cam))
-    cam1 = item_cam[one_row]
-    ordered = np.argsort(cam1, kind="stable")
-    cam1, items1 = cam1[ordered], items[one_row][ordered]
-    rank = np.arange(len(cam1)) - np.searchsorted(cam1, cam1)
+    base = _group_union(sec_geoms, sec_cam, n_cams)
+    ordered = np.argsort(item_cam, kind="stable")
+    cams_i, items_i = item_cam[ordered], items[ordered]
+    rank = np.arange(len(cams_i)) - np.searchsorted(cams_i, cams_i)
     for r in range(int(rank.max()) + 1 if len(rank) else 0):
         at = rank == r
-        rows = row_of_cam[cam1[at]]
-        out[rows] = shapely.difference(out[rows], items1[at])
-    hidden = _group_union(items[~one_row], item_cam[~one_row], n_cams)[sec_cam]
-    hit = ~shapely.is_missing(hidden)
-    out[hit] = shapely.difference(out[hit], hidden[hit])
+        base[cams_i[at]] = shapely.difference(base[cams_i[at]], items_i[at])
+    out = sec_geoms.copy()
+    one = rows_per_cam[sec_cam] == 1
+    out[one] = base[sec_cam[one]]
+    many = ~one
+    out[many] = shapely.intersection(sec_geoms[many], base[sec_cam[many]])
     return out
 
 
