@@ -77,12 +77,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--tile-m", type=float, default=2000.0)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--extent-m", type=float, default=EXTENT_M, help="city side; 8000 gives one dense mesh"
+    )
     args = ap.parse_args(argv)
 
     t = time.perf_counter()
-    geoms = seeded_sectors(args.n, seed=args.seed)
+    geoms = seeded_sectors(args.n, extent_m=args.extent_m, seed=args.seed)
     print(
-        f"setup: {args.n} sectors over {EXTENT_M / 1000:.0f} x {EXTENT_M / 1000:.0f} km, "
+        f"setup: {args.n} sectors over {args.extent_m / 1000:g} x {args.extent_m / 1000:g} km, "
         f"{shapely.get_num_coordinates(geoms).sum()} vertices, "
         f"{time.perf_counter() - t:.1f} s"
     )
@@ -111,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     ref = baseline.result
     print()
     print(
-        f"Union of {args.n} camera sectors (seed {args.seed}); {platform.processor() or 'cpu'}"
+        f"Union of {args.n} camera sectors over {args.extent_m / 1000:g} km square "
+        f"(seed {args.seed}); {platform.processor() or 'cpu'}"
         f", {os.cpu_count()} cores, shapely {shapely.__version__}, "
         f"GEOS {'.'.join(map(str, shapely.geos_version))}"
     )
