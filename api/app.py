@@ -126,6 +126,31 @@ async def upload_survey(request: web.Request) -> web.Response:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _which(engine: Engine, lon: float, lat: float, run: int | None) -> dict[str, Any]:
+    from store.coverage import cameras_seeing, latest_run
+
+    with engine.connect() as conn:
+        run_id = run or latest_run(conn)
+        if run_id is None:
+            raise web.HTTPConflict(text="no coverage run yet: run `sightline coverage run`")
+        return {"run_id": run_id, "cameras": cameras_seeing(conn, run_id, lon, lat)}
+
+
+async def which_cameras(request: web.Request) -> web.Response:
+    """GET /coverage/which-cameras?lon=&lat=[&run=]: cameras that see the point, best first."""
+    engine = request.app[ENGINE]
+    await require(request, engine, "view")
+    try:
+        lon, lat = float(request.query["lon"]), float(request.query["lat"])
+        run = int(request.query["run"]) if "run" in request.query else None
+    except (KeyError, ValueError):
+        return problem(400, "Bad query", "give lon and lat in degrees (WGS-84), e.g. "
+                       "?lon=7.4246&lat=43.7384", invalid_params=["lon", "lat"])  # fmt: skip
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        return problem(400, "Bad query", "lon must be in [-180, 180] and lat in [-90, 90]")
+    return web.json_response(await asyncio.to_thread(_which, engine, lon, lat, run))
+
+
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -137,4 +162,5 @@ def create_app(settings: Settings, engine: Engine) -> web.Application:
     app[SETTINGS] = settings
     app.router.add_get("/health", health)
     app.router.add_post("/imports/{kind}", upload_survey)
+    app.router.add_get("/coverage/which-cameras", which_cameras)
     return app

@@ -16,6 +16,7 @@ from store.tokens import Principal, verify_token
 # action -> roles allowed to do it
 PERMISSIONS: dict[str, frozenset[str]] = {
     "import": frozenset({"admin", "planner"}),
+    "view": frozenset({"admin", "planner", "commander", "investigator", "viewer"}),
 }
 
 

@@ -257,3 +257,44 @@ def test_optics_cli_worked_case() -> None:
     assert slants == pytest.approx({"detect": 73.1, "observe": 29.3, "recognise": 14.6,
                                     "identify": 7.3}, abs=0.05)  # fmt: skip
     assert rep["levels"]["identify"]["possible"] is False
+
+
+def test_which_cameras_over_http(city: Engine, first_run: int) -> None:
+    import asyncio
+
+    import aiohttp
+    from aiohttp.test_utils import TestServer
+
+    from api.app import create_app
+    from settings import Settings
+    from store.coverage import cameras_seeing
+    from store.tokens import create_token
+
+    with city.begin() as conn:
+        token = create_token(conn, "which-viewer", user_name="v", role="viewer",
+                             jurisdiction_code=None)  # fmt: skip
+        lon, lat = conn.execute(
+            text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM "
+                 "coverage_visible WHERE run_id=:r AND area_m2 > 50 ORDER BY id LIMIT 1) s"),
+            {"r": first_run},
+        ).one()  # fmt: skip
+        expected = cameras_seeing(conn, first_run, lon, lat)
+
+    async def go() -> list[tuple[int, dict[str, object]]]:
+        async with TestServer(create_app(Settings(), city), host="127.0.0.1") as server:
+            async with aiohttp.ClientSession() as s:
+                out = []
+                for query, hdr in (
+                    (f"lon={lon}&lat={lat}&run={first_run}", {"Authorization": f"Bearer {token}"}),
+                    (f"lon={lon}&lat={lat}", {}),
+                    ("lon=abc&lat=1", {"Authorization": f"Bearer {token}"}),
+                ):
+                    url = server.make_url(f"/coverage/which-cameras?{query}")
+                    async with s.get(url, headers=hdr) as resp:
+                        out.append((resp.status, await resp.json(content_type=None)))
+                return out
+
+    (ok, body), (unauth, _), (bad, problem) = asyncio.run(go())
+    assert ok == 200 and body["cameras"] == expected and expected
+    assert unauth == 401
+    assert bad == 400 and "lon" in problem["detail"]
