@@ -333,9 +333,6 @@ def _int_or_none(v: Any) -> int | None:
 
 
 def _gaps(row: Any) -> list[list[float]]:
-    gaps = getattr(row, "uncovered", None)
-    if gaps is None:
-        gaps = getattr(row, "gaps", None)
-    if gaps is None:
-        return []
-    return [[round(float(a), 2), round(float(b), 2)] for a, b in gaps]
+    """Uncovered [start, end] metres along the road, from gis.roads.road_coverage."""
+    gaps = row.uncovered_intervals
+    return [[round(float(a), 2), round(float(b), 2)] for a, b in np.asarray(gaps).reshape(-1, 2)]

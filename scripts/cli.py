@@ -364,7 +364,7 @@ def _coverage_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _coverage_report(args: argparse.Namespace, settings: Settings) -> int:
-    from store.coverage import assessment, latest_run
+    from store.coverage import assessment, latest_run, road_report
     from store.engine import make_engine
 
     engine = make_engine(settings)
@@ -373,6 +373,21 @@ def _coverage_report(args: argparse.Namespace, settings: Settings) -> int:
         if run_id is None:
             raise ValueError("no coverage run yet: run `sightline coverage run` first")
         table = assessment(conn, run_id, args.scope)
+        roads = road_report(conn, run_id, args.roads) if args.roads else None
+    if roads is not None:
+        if args.json:
+            print(json.dumps({"run_id": run_id, "level": args.roads, **roads},
+                             ensure_ascii=False, default=str))  # fmt: skip
+            return 0
+        print(f"run {run_id}: road coverage at {args.roads}")
+        for r in roads["by_class"]:
+            print(f"  {r['road_class']:<16} {r['covered_km']:8.2f} of {r['length_km']:8.2f} km "
+                  f"({r['covered_pct']:5.1f} %)")  # fmt: skip
+        print("longest unseen stretches:")
+        for g in roads["longest_unseen"]:
+            print(f"  {g['length_m']:7.1f} m  {g['name'] or '(unnamed)'} (road {g['road_id']}, "
+                  f"{g['start_m']:.0f}–{g['end_m']:.0f} m)")  # fmt: skip
+        return 0
     if args.csv:
         table.to_csv(args.csv, index=False, encoding="utf-8-sig")
     if args.xlsx:
@@ -383,6 +398,8 @@ def _coverage_report(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     pivot = table.pivot_table(index=["area_key", "area_name"], columns="level",
                               values="open_covered_pct")  # fmt: skip
+    pivot = pivot.reindex(columns=[c for c in ("detect", "observe", "recognise", "identify")
+                                   if c in pivot.columns])  # fmt: skip
     print(f"run {run_id}: % of open ground covered per {args.scope} and DORI level")
     print(pivot.round(1).to_string())
     return 0
@@ -579,6 +596,8 @@ def build_parser() -> argparse.ArgumentParser:
     crp.add_argument("--run", type=int, help="run id (default: the latest)")
     crp.add_argument("--scope", choices=("jurisdiction", "key_area_class", "key_area"),
                      default="jurisdiction")  # fmt: skip
+    crp.add_argument("--roads", choices=("detect", "observe", "recognise", "identify"),
+                     help="report road coverage at this level instead")  # fmt: skip
     crp.add_argument("--csv", type=Path)
     crp.add_argument("--xlsx", type=Path)
     cw = cmd(covs, "which-cameras", _coverage_which, "the cameras that see a point")

@@ -173,3 +173,28 @@ def assessment(conn: Connection, run_id: int, scope: str = "jurisdiction") -> pd
              "WHERE run_id = :r AND scope = :s ORDER BY area_key, level"),
         conn, params={"r": run_id, "s": scope},
     )  # fmt: skip
+
+
+def road_report(conn: Connection, run_id: int, level: str, top: int = 10) -> dict[str, Any]:
+    """Road km covered per class at ``level``, and the ``top`` longest unseen stretches."""
+    by_class = pd.read_sql(
+        text("SELECT r.road_class, count(*) AS roads, sum(c.length_m)/1000 AS length_km, "
+             "sum(c.covered_m)/1000 AS covered_km, "
+             "100 * sum(c.covered_m) / nullif(sum(c.length_m), 0) AS covered_pct "
+             "FROM road_coverage c JOIN roads r ON r.id = c.road_id "
+             "WHERE c.run_id = :r AND c.level = :l GROUP BY r.road_class ORDER BY length_km DESC"),
+        conn, params={"r": run_id, "l": level},
+    )  # fmt: skip
+    gaps = conn.execute(
+        text("SELECT r.id, r.name, r.road_class, (g->>0)::float AS start_m, "
+             "(g->>1)::float AS end_m FROM road_coverage c JOIN roads r ON r.id = c.road_id, "
+             "jsonb_array_elements(c.gaps_m) g WHERE c.run_id = :r AND c.level = :l "
+             "ORDER BY (g->>1)::float - (g->>0)::float DESC LIMIT :n"),
+        {"r": run_id, "l": level, "n": top},
+    ).all()  # fmt: skip
+    longest = [
+        {"road_id": g.id, "name": g.name, "road_class": g.road_class, "start_m": g.start_m,
+         "end_m": g.end_m, "length_m": round(g.end_m - g.start_m, 1)}
+        for g in gaps
+    ]  # fmt: skip
+    return {"by_class": by_class.to_dict(orient="records"), "longest_unseen": longest}

@@ -298,3 +298,19 @@ def test_which_cameras_over_http(city: Engine, first_run: int) -> None:
     assert ok == 200 and body["cameras"] == expected and expected
     assert unauth == 401
     assert bad == 400 and "lon" in problem["detail"]
+
+
+def test_road_report_lists_the_longest_unseen_stretches(city: Engine, first_run: int) -> None:
+    out = run("coverage", "report", "--roads", "detect", "--json",
+              env={"DATABASE_URL": city.url.render_as_string(False)})  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    rep = json.loads(out.stdout)
+    lengths = [g["length_m"] for g in rep["longest_unseen"]]
+    assert lengths and lengths == sorted(lengths, reverse=True)
+    with city.connect() as conn:
+        road_len = dict(
+            conn.execute(text("SELECT id, ST_Length(geom::geography) FROM roads")).all()
+        )
+    for g in rep["longest_unseen"]:  # a gap lies within its road
+        assert 0 <= g["start_m"] < g["end_m"] <= road_len[g["road_id"]] * 1.001 + 0.01
+    assert all(0 <= r["covered_pct"] <= 100 for r in rep["by_class"])
