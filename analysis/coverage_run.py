@@ -26,6 +26,7 @@ from gis import coverage as gcov
 from gis import fov, occlusion, roads
 from gis.crs import metric_crs_for, true_to_grid_azimuth_deg
 from store import coverage as store_cov
+from store import load as store_load
 
 Progress = Callable[[str], None]
 
@@ -182,8 +183,9 @@ def run_coverage(
     done()
 
     done = _step(report, "sectors", progress)
-    sectors, notes = fov.camera_sectors(cams_m, target_height_m=target_height_m,
-                                        unknown_azimuth=unknown_azimuth)  # type: ignore[arg-type]
+    sectors, notes = fov.camera_sectors(
+        cams_m, target_height_m=target_height_m, unknown_azimuth=unknown_azimuth
+    )  # type: ignore[arg-type]
     report.assumptions.extend(notes)
     done()
 
@@ -283,7 +285,7 @@ def _write(engine: Engine, report: RunReport, cams_m: gpd.GeoDataFrame,
         run_id = store_cov.create_run(conn, params)
         vis_geoms = store_cov.as_multi(_to_wgs(visible.geometry.to_numpy(), crs))
         areas = shapely.area(visible.geometry.to_numpy())
-        store_cov.copy_rows(
+        store_load.copy_rows(
             conn, "coverage_visible", ("run_id", "camera_id", "camera_ref", "level", "area_m2",
                                        "geom"),
             ((run_id, _int_or_none(store_ids.get(c)), c, lv, a, g) for c, lv, a, g in zip(
@@ -291,14 +293,14 @@ def _write(engine: Engine, report: RunReport, cams_m: gpd.GeoDataFrame,
         )  # fmt: skip
         lv_names = list(levels)
         lv_geoms = store_cov.as_multi(_to_wgs([levels[k] for k in lv_names], crs))
-        store_cov.copy_rows(
+        store_load.copy_rows(
             conn, "coverage_levels", ("run_id", "level", "area_m2", "geom"),
             ((run_id, k, float(levels[k].area), g) for k, g in zip(lv_names, lv_geoms,
                                                                   strict=True)),
         )  # fmt: skip
         if len(blind):
             b_geoms = store_cov.as_multi(_to_wgs(blind.geometry.to_numpy(), crs))
-            store_cov.copy_rows(
+            store_load.copy_rows(
                 conn, "blind_spots", ("run_id", "key_area_id", "dori_level", "area_m2", "geom"),
                 ((run_id, int(k), lv, float(a), g) for k, lv, a, g in zip(
                     blind["key_area_id"], blind["dori_level"], blind["area_m2"], b_geoms,
@@ -306,14 +308,14 @@ def _write(engine: Engine, report: RunReport, cams_m: gpd.GeoDataFrame,
             )  # fmt: skip
         cols = ("scope", "area_id", "area_name", "level", "area_m2", "covered_m2",
                 "covered_pct", "open_area_m2", "open_covered_m2", "open_covered_pct")  # fmt: skip
-        store_cov.copy_rows(
+        store_load.copy_rows(
             conn, "coverage_stats", ("run_id", "scope", "area_key", "area_name", "level",
                                      "area_m2", "covered_m2", "covered_pct", "open_area_m2",
                                      "open_covered_m2", "open_covered_pct"),
             ((run_id, *row) for row in assessment[list(cols)].itertuples(index=False)),
         )  # fmt: skip
         if len(road_cov):
-            store_cov.copy_rows(
+            store_load.copy_rows(
                 conn, "road_coverage", ("run_id", "road_id", "level", "length_m", "covered_m",
                                         "covered_pct", "gaps_m"),
                 ((run_id, int(r.road_id), r.level, float(r.length_m), float(r.covered_m),

@@ -6,8 +6,6 @@ A run's results are written in the caller's transaction, so a failed run leaves 
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Iterable, Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -80,37 +78,6 @@ def finish_run(conn: Connection, run_id: int, timings: dict[str, float],
              "results=:r WHERE id=:id"),
         {"t": json.dumps(timings), "r": json.dumps(results, default=str), "id": run_id},
     )  # fmt: skip
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    if isinstance(value, dict | list):
-        return json.dumps(value)
-    return value
-
-
-def copy_rows(conn: Connection, table: str, columns: Sequence[str],
-              rows: Iterable[Sequence[Any]]) -> int:  # fmt: skip
-    """COPY rows into ``table``; a column named ``geom`` takes shapely geometries (4326)."""
-    geom_at = list(columns).index("geom") if "geom" in columns else -1
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    n = 0
-    with raw.cursor() as cur:
-        with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
-            for row in rows:
-                cells = [_cell(v) for v in row]
-                if geom_at >= 0:
-                    g = row[geom_at]
-                    cells[geom_at] = "SRID=4326;" + shapely.to_wkb(g, hex=True)
-                cp.write_row(cells)
-                n += 1
-    return n
 
 
 def as_multi(geoms: np.ndarray) -> np.ndarray:

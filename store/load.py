@@ -7,8 +7,9 @@ caller meant to store is dropped silently.
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -50,6 +51,39 @@ def _python(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return [_python(v) for v in value.tolist()]
     return value
+
+
+def copy_cell(value: Any) -> Any:
+    """A value as COPY takes it: plain Python, NaN/inf -> NULL, dicts/lists -> JSON text."""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    value = _python(value)
+    if isinstance(value, float) and math.isinf(value):
+        return None
+    return value
+
+
+def copy_rows(
+    conn: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> int:
+    """COPY rows into ``table`` (any table, temporary ones too) in the caller's transaction.
+
+    A column named ``geom`` takes shapely geometries, written as EWKB with SRID 4326.
+    Returns the number of rows written.
+    """
+    geom_at = list(columns).index("geom") if "geom" in columns else -1
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    names = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
+    n = 0
+    with raw.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as cp:
+        for row in rows:
+            cells = [copy_cell(v) for v in row]
+            if geom_at >= 0:
+                cells[geom_at] = "SRID=4326;" + shapely.to_wkb(row[geom_at], hex=True)
+            cp.write_row(cells)
+            n += 1
+    return n
 
 
 def _ewkt(geoms: Iterable[Any], multi: bool) -> list[str]:

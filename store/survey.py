@@ -7,17 +7,15 @@ rollback. Keys: cameras and checkpoints by ``device_id``, alarm points and juris
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import shapely
 from sqlalchemy import Connection, Integer, Table, text
 
+from store.load import copy_cell, copy_rows
 from store.models import AlarmPoint, Base, Camera, Checkpoint, Jurisdiction, KeyArea, SurveyImport
 
 STAGE = "sl_survey_stage"
@@ -84,18 +82,6 @@ def create_stage(conn: Connection, kind: str, columns: Sequence[str]) -> list[st
     return [*cols, *extra]
 
 
-def _cell(value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return value
-
-
 def copy_stage(conn: Connection, kind: str, gdf: gpd.GeoDataFrame, columns: Sequence[str]) -> int:
     """COPY the rows of ``gdf`` (EPSG:4326) into the staging table; returns rows copied."""
     if gdf.empty:
@@ -108,20 +94,17 @@ def copy_stage(conn: Connection, kind: str, gdf: gpd.GeoDataFrame, columns: Sequ
         single = shapely.get_type_id(geoms) == shapely.GeometryType.POLYGON
         geoms = geoms.copy()
         geoms[single] = shapely.multipolygons(geoms[single, None])
-    hex_wkb = shapely.to_wkb(geoms, hex=True, include_srid=False)
     data = gdf[[*columns, ROW]].to_numpy(dtype=object)
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    with raw.cursor() as cur:
-        stmt = f"COPY {STAGE} ({', '.join(_q(n) for n in names)}) FROM STDIN"
-        with cur.copy(stmt) as cp:
-            for values, geom in zip(data, hex_wkb, strict=True):
-                cells = [_cell(v) for v in values]
-                for i, is_int in enumerate(integer):
-                    if is_int and cells[i] is not None:
-                        cells[i] = int(cells[i])
-                cp.write_row([*cells, f"SRID=4326;{geom}"])
-    return len(gdf)
+
+    def rows() -> Iterator[list[Any]]:
+        for values, geom in zip(data, geoms, strict=True):
+            cells = [copy_cell(v) for v in values]
+            for i, is_int in enumerate(integer):
+                if is_int and cells[i] is not None:
+                    cells[i] = int(cells[i])
+            yield [*cells, geom]
+
+    return copy_rows(conn, STAGE, names, rows())
 
 
 def duplicate_rows(conn: Connection, kind: str) -> list[tuple[int, str, int]]:
