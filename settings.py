@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent
@@ -69,6 +69,57 @@ class Settings(BaseSettings):
         description="OSM extract loaded by `sightline demo load`.",
     )
     log_level: str = Field(default="INFO", description="Python logging level.")
+    # -- stream gateway and device health (issue 6) --
+    gateway_port: int = Field(default=8052, ge=1, le=65535, description="Port of the gateway.")
+    gateway_url: str | None = Field(
+        default=None,
+        description="Gateway base URL as browsers reach it; unset: http://{host}:{gateway_port}.",
+    )
+    stream_signing_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "HMAC key signing /streams URLs (console and gateway must share it). Unset: a random "
+            "key kept in var/stream-signing-key."
+        ),
+    )
+    stream_url_ttl_s: int = Field(
+        default=300, ge=5, description="Lifetime of a signed stream URL, in seconds."
+    )
+    stream_idle_grace_s: float = Field(
+        default=10.0, ge=0, description="Seconds a camera pull outlives its last viewer."
+    )
+    stream_reconnect_max_s: float = Field(
+        default=10.0, gt=0, description="Longest back-off between upstream reconnections (s)."
+    )
+    camera_credentials: SecretStr | None = Field(
+        default=None,
+        description="user:password for cameras without their own entry in the credentials file.",
+    )
+    camera_credentials_file: Path | None = Field(
+        default=None,
+        description='JSON {"<device id>|<host>|<host:port>": "user:password"} of camera logins.',
+    )
+    transcode_h265: bool = Field(
+        default=False,
+        description="Transcode H.265 cameras to H.264 on the server (about 30 % of a core each).",
+    )
+    health_interval_s: float = Field(
+        default=60.0, gt=0, description="Seconds between two health probes of all cameras."
+    )
+    health_concurrency: int = Field(
+        default=16, ge=1, description="Cameras probed at the same time at most."
+    )
+    health_timeout_s: float = Field(
+        default=5.0, gt=0, description="Seconds a camera has to answer and send a frame."
+    )
+    demo_stream_url: str = Field(
+        default="rtsp://127.0.0.1:8554/demo",
+        description="Where demo://<device id> stream refs point (the demo's fake cameras).",
+    )
+    demo_fake_cameras: bool = Field(
+        default=True,
+        description="`sightline serve` also starts fake RTSP cameras for the demo's cameras.",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -1,1 +1,1 @@
-"""Stream gateway: RTSP cameras to the browser (fMP4 over WebSocket, HLS, snapshots) and device health."""
+"""Stream gateway: RTSP cameras to the browser (fMP4 over WebSocket, HLS, JPEG) + health."""

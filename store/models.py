@@ -465,3 +465,40 @@ class RoadCoverage(Base):
     covered_m: Mapped[float] = mapped_column(Float)
     covered_pct: Mapped[float] = mapped_column(Float)
     gaps_m: Mapped[list[list[float]]] = mapped_column(JSONB, server_default="[]")
+
+
+class CameraHealth(Base):
+    """The latest health of one camera, as the stream gateway's prober last found it."""
+
+    __tablename__ = "camera_health"
+    __table_args__ = (CheckConstraint(_in("status", DEVICE_STATUSES), name="status"),)
+
+    camera_id: Mapped[int] = mapped_column(
+        ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(16))
+    since: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))  # of this status
+    checked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str | None] = mapped_column(Text)  # why it is not online
+    codec: Mapped[str | None] = mapped_column(String(16))
+    width_px: Mapped[int | None] = mapped_column(Integer)
+    height_px: Mapped[int | None] = mapped_column(Integer)
+    probe_ms: Mapped[float | None] = mapped_column(Float)
+
+
+class CameraHealthEvent(Base):
+    """A change of a camera's health status (the history; unchanged probes are not kept)."""
+
+    __tablename__ = "camera_health_events"
+    __table_args__ = (
+        CheckConstraint(_in("status", DEVICE_STATUSES), name="status"),
+        Index("ix_camera_health_events_camera_at", "camera_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16))
+    previous_status: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
