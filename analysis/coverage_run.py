@@ -201,22 +201,25 @@ def run_coverage(
 
     done = _step(report, "blind_spots", progress)
     key_areas = m["key_areas"].rename(columns={"id": "key_area_id"})
-    blind = gcov.blind_spots(key_areas, levels, buildings=buildings)
+    # each big geometry cut into small pieces once, for all the overlays below
+    level_pieces = gcov.coverage_pieces(levels)
+    bld_pieces = gcov.building_pieces(buildings)
+    blind = gcov.blind_spots(key_areas, level_pieces, buildings=bld_pieces)
     done()
 
     done = _step(report, "assessment", progress)
     tables = []
     ka = key_areas.assign(area_id=key_areas["key_area_id"].astype(str))
-    t = gcov.coverage_stats(ka[["area_id", "geometry"]], levels, buildings=buildings)
+    t = gcov.coverage_stats(ka[["area_id", "geometry"]], level_pieces, buildings=bld_pieces)
     names = dict(zip(ka["area_id"], ka["name"], strict=True))
     tables.append(t.assign(scope="key_area", area_name=t["area_id"].map(names)))
     by_class = ka.dissolve(by="area_class", as_index=False)[["area_class", "geometry"]]
-    t = gcov.coverage_stats(by_class.rename(columns={"area_class": "area_id"}), levels,
-                            buildings=buildings)  # fmt: skip
+    t = gcov.coverage_stats(by_class.rename(columns={"area_class": "area_id"}), level_pieces,
+                            buildings=bld_pieces)  # fmt: skip
     tables.append(t.assign(scope="key_area_class", area_name=t["area_id"]))
     jur = m["jurisdictions"]
     t = gcov.coverage_stats(jur.rename(columns={"code": "area_id"})[["area_id", "geometry"]],
-                            levels, buildings=buildings)  # fmt: skip
+                            level_pieces, buildings=bld_pieces)  # fmt: skip
     jnames = dict(zip(jur["code"], jur["name"], strict=True))
     tables.append(t.assign(scope="jurisdiction", area_name=t["area_id"].map(jnames)))
     assessment = pd.concat(tables, ignore_index=True)
@@ -241,7 +244,7 @@ def run_coverage(
 
     done = _step(report, "effectiveness", progress)
     if len(alarms):
-        eff = gcov.effectiveness(alarms.to_crs(crs), levels, key_areas=key_areas)
+        eff = gcov.effectiveness(alarms.to_crs(crs), level_pieces, key_areas=key_areas)
         report.effectiveness = eff.table
     done()
 
@@ -284,43 +287,49 @@ def _write(engine: Engine, report: RunReport, cams_m: gpd.GeoDataFrame,
     with engine.begin() as conn:
         run_id = store_cov.create_run(conn, params)
         vis_geoms = store_cov.as_multi(_to_wgs(visible.geometry.to_numpy(), crs))
-        areas = shapely.area(visible.geometry.to_numpy())
-        store_load.copy_rows(
-            conn, "coverage_visible", ("run_id", "camera_id", "camera_ref", "level", "area_m2",
-                                       "geom"),
-            ((run_id, _int_or_none(store_ids.get(c)), c, lv, a, g) for c, lv, a, g in zip(
-                visible["camera_id"], visible["level"], areas, vis_geoms, strict=True)),
-        )  # fmt: skip
+        n_vis = len(visible)
+        store_load.copy_columns(conn, "coverage_visible", {
+            "run_id": np.full(n_vis, run_id),
+            "camera_id": [_int_or_none(store_ids.get(c)) for c in visible["camera_id"]],
+            "camera_ref": visible["camera_id"].astype(str).to_numpy(),
+            "level": visible["level"].astype(str).to_numpy(),
+            "area_m2": shapely.area(visible.geometry.to_numpy()),
+            "geom": vis_geoms,
+        })  # fmt: skip
         lv_names = list(levels)
-        lv_geoms = store_cov.as_multi(_to_wgs([levels[k] for k in lv_names], crs))
-        store_load.copy_rows(
-            conn, "coverage_levels", ("run_id", "level", "area_m2", "geom"),
-            ((run_id, k, float(levels[k].area), g) for k, g in zip(lv_names, lv_geoms,
-                                                                  strict=True)),
-        )  # fmt: skip
+        store_load.copy_columns(conn, "coverage_levels", {
+            "run_id": np.full(len(lv_names), run_id),
+            "level": lv_names,
+            "area_m2": np.array([float(levels[k].area) for k in lv_names]),
+            "geom": store_cov.as_multi(_to_wgs([levels[k] for k in lv_names], crs)),
+        })  # fmt: skip
         if len(blind):
             b_geoms = store_cov.as_multi(_to_wgs(blind.geometry.to_numpy(), crs))
-            store_load.copy_rows(
-                conn, "blind_spots", ("run_id", "key_area_id", "dori_level", "area_m2", "geom"),
-                ((run_id, int(k), lv, float(a), g) for k, lv, a, g in zip(
-                    blind["key_area_id"], blind["dori_level"], blind["area_m2"], b_geoms,
-                    strict=True) if not g.is_empty),
-            )  # fmt: skip
+            keep = ~shapely.is_empty(b_geoms)
+            store_load.copy_columns(conn, "blind_spots", {
+                "run_id": np.full(int(keep.sum()), run_id),
+                "key_area_id": blind["key_area_id"].to_numpy(dtype=np.int64)[keep],
+                "dori_level": blind["dori_level"].astype(str).to_numpy()[keep],
+                "area_m2": blind["area_m2"].to_numpy(dtype=float)[keep],
+                "geom": b_geoms[keep],
+            })  # fmt: skip
         cols = ("scope", "area_id", "area_name", "level", "area_m2", "covered_m2",
                 "covered_pct", "open_area_m2", "open_covered_m2", "open_covered_pct")  # fmt: skip
-        store_load.copy_rows(
-            conn, "coverage_stats", ("run_id", "scope", "area_key", "area_name", "level",
-                                     "area_m2", "covered_m2", "covered_pct", "open_area_m2",
-                                     "open_covered_m2", "open_covered_pct"),
-            ((run_id, *row) for row in assessment[list(cols)].itertuples(index=False)),
-        )  # fmt: skip
+        stats = {("area_key" if c == "area_id" else c): assessment[c].to_numpy() for c in cols}
+        stats["area_key"] = assessment["area_id"].astype(str).to_numpy()
+        stats["area_name"] = assessment["area_name"].fillna("").astype(str).to_numpy()
+        store_load.copy_columns(conn, "coverage_stats",
+                                {"run_id": np.full(len(assessment), run_id), **stats})
         if len(road_cov):
-            store_load.copy_rows(
-                conn, "road_coverage", ("run_id", "road_id", "level", "length_m", "covered_m",
-                                        "covered_pct", "gaps_m"),
-                ((run_id, int(r.road_id), r.level, float(r.length_m), float(r.covered_m),
-                  float(r.covered_pct), _gaps(r)) for r in road_cov.itertuples(index=False)),
-            )  # fmt: skip
+            store_load.copy_columns(conn, "road_coverage", {
+                "run_id": np.full(len(road_cov), run_id),
+                "road_id": road_cov["road_id"].to_numpy(dtype=np.int64),
+                "level": road_cov["level"].astype(str).to_numpy(),
+                "length_m": road_cov["length_m"].to_numpy(dtype=float),
+                "covered_m": road_cov["covered_m"].to_numpy(dtype=float),
+                "covered_pct": road_cov["covered_pct"].to_numpy(dtype=float),
+                "gaps_m": [_gaps(r) for r in road_cov["uncovered_intervals"]],
+            })  # fmt: skip
         results = dict(report.totals)
         results["assumptions"] = report.assumptions
         store_cov.finish_run(conn, run_id, report.timings_s, results)
@@ -334,7 +343,6 @@ def _int_or_none(v: Any) -> int | None:
         return None
 
 
-def _gaps(row: Any) -> list[list[float]]:
+def _gaps(gaps: Any) -> list[list[float]]:
     """Uncovered [start, end] metres along the road, from gis.roads.road_coverage."""
-    gaps = row.uncovered_intervals
     return [[round(float(a), 2), round(float(b), 2)] for a, b in np.asarray(gaps).reshape(-1, 2)]

@@ -24,6 +24,9 @@ __all__ = [
     "LEVELS",
     "CoverageError",
     "Effectiveness",
+    "Pieces",
+    "building_pieces",
+    "coverage_pieces",
     "blind_spots",
     "coverage_by_level",
     "coverage_stats",
@@ -426,10 +429,40 @@ def _pairs(left: GeomArray, right: GeomArray) -> tuple[IntArray, IntArray]:
     return i.astype(np.intp), j.astype(np.intp)
 
 
+@dataclass(frozen=True)
+class Pieces:
+    """A polygonal area prepared once for many overlays: disjoint pieces of at most ~256
+    vertices (see :func:`subdivide`), in the metric CRS of the analysis.
+
+    Pass it wherever a level's coverage or the building footprints are expected so that a
+    run subdivides each big geometry once instead of once per table.
+    """
+
+    geoms: GeomArray
+
+    @property
+    def area(self) -> float:
+        """Total area in square metres (the pieces do not overlap)."""
+        return float(shapely.area(self.geoms).sum()) if len(self.geoms) else 0.0
+
+
 def _pieces(geom: Any) -> GeomArray:
+    if isinstance(geom, Pieces):
+        return geom.geoms
     if geom is None:
         return np.empty(0, dtype=object)
     return subdivide(np.array([geom], dtype=object))[0]
+
+
+def coverage_pieces(coverage: Mapping[str, Any]) -> dict[str, Pieces]:
+    """Every level's covered geometry as :class:`Pieces` (for repeated overlays)."""
+    return {lv: g if isinstance(g, Pieces) else Pieces(_pieces(g)) for lv, g in coverage.items()}
+
+
+def building_pieces(buildings: gpd.GeoDataFrame) -> Pieces:
+    """Disjoint pieces of the union of the building footprints (metric CRS), computed once
+    and passed as ``buildings`` to :func:`blind_spots` and :func:`coverage_stats`."""
+    return Pieces(_building_pieces(buildings, None))
 
 
 # -- coverage per level -------------------------------------------------------------------------
@@ -480,8 +513,10 @@ def _area_polygons(frame: gpd.GeoDataFrame, what: str) -> GeomArray:
     return _multipolygons(parts, idx, len(arr))
 
 
-def _building_pieces(buildings: gpd.GeoDataFrame | None, crs: Any) -> GeomArray:
+def _building_pieces(buildings: gpd.GeoDataFrame | Pieces | None, crs: Any) -> GeomArray:
     """Disjoint pieces of the union of the building footprints (empty without buildings)."""
+    if isinstance(buildings, Pieces):
+        return buildings.geoms
     if buildings is None or not len(buildings):
         return np.empty(0, dtype=object)
     if crs is not None and buildings.crs is not None and buildings.crs != crs:
@@ -507,7 +542,7 @@ def blind_spots(
     key_areas: gpd.GeoDataFrame,
     coverage: Mapping[str, Any],
     *,
-    buildings: gpd.GeoDataFrame | None = None,
+    buildings: gpd.GeoDataFrame | Pieces | None = None,
     min_area_m2: float = 1.0,
 ) -> gpd.GeoDataFrame:
     """Parts of each key area not covered at the key area's required DORI level.
@@ -518,10 +553,12 @@ def blind_spots(
         GeoDataFrame with ``key_area_id``, ``required_dori`` (one of :data:`LEVELS`) and
         polygonal ``geometry`` in a metric CRS (metres).
     coverage
-        Level → covered geometry (e.g. from :func:`coverage_by_level`), same CRS.
+        Level → covered geometry (e.g. from :func:`coverage_by_level`, or its
+        :func:`coverage_pieces`), same CRS.
     buildings
-        Optional building footprints (same CRS). Their interiors cannot be seen from the
-        street and are not counted as blind: they are removed from the blind spots.
+        Optional building footprints (same CRS), or their :func:`building_pieces`. Their
+        interiors cannot be seen from the street and are not counted as blind: they are
+        removed from the blind spots.
     min_area_m2
         Blind polygons (each part) smaller than this many square metres are dropped as
         slivers.
@@ -587,7 +624,7 @@ def coverage_stats(
     areas: gpd.GeoDataFrame,
     coverage: Mapping[str, Any],
     *,
-    buildings: gpd.GeoDataFrame | None = None,
+    buildings: gpd.GeoDataFrame | Pieces | None = None,
     id_column: str = "area_id",
     levels: Iterable[str] = LEVELS,
 ) -> pd.DataFrame:
@@ -607,7 +644,8 @@ def coverage_stats(
     coverage
         Level → covered geometry (e.g. from :func:`coverage_by_level`), same CRS.
     buildings
-        Optional building footprints, same CRS (overlapping footprints are counted once).
+        Optional building footprints, same CRS (overlapping footprints are counted once), or
+        their :func:`building_pieces`.
     id_column
         Column identifying the areas.
     levels

@@ -75,15 +75,97 @@ def copy_rows(
     raw = conn.connection.driver_connection
     assert raw is not None
     names = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
+    if geom_at >= 0:  # encode all geometries in one vectorised call
+        rows = list(rows)
+        ewkb = ewkb_hex([row[geom_at] for row in rows])
     n = 0
     with raw.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as cp:
         for row in rows:
             cells = [copy_cell(v) for v in row]
             if geom_at >= 0:
-                cells[geom_at] = "SRID=4326;" + shapely.to_wkb(row[geom_at], hex=True)
+                cells[geom_at] = ewkb[n]
             cp.write_row(cells)
             n += 1
     return n
+
+
+# Column types copy_columns sends in COPY's binary format (type name -> psycopg type name);
+# geometry travels as its EWKB bytes, which is what PostGIS's binary input reads.
+_BINARY_TYPES = {
+    "int2": "int2", "int4": "int4", "int8": "int8", "float4": "float4", "float8": "float8",
+    "text": "text", "varchar": "text", "bpchar": "text", "bool": "bool", "jsonb": "jsonb",
+    "timestamptz": "timestamptz", "date": "date", "geometry": "bytea",
+}  # fmt: skip
+
+
+def copy_columns(conn: Connection, table: str, columns: Mapping[str, Any]) -> int:
+    """COPY whole columns into ``table`` in the caller's transaction, in COPY's binary format.
+
+    ``columns`` maps column names to equally long sequences (numpy arrays, lists, Series).
+    A column named ``geom`` takes shapely geometries (written as EWKB, SRID 4326); floats
+    that are NaN or infinite become NULL; ``jsonb`` columns take Python lists/dicts. Much
+    faster than :func:`copy_rows` for large results: each column is converted in one
+    vectorised step and nothing is text-escaped. Returns the number of rows written.
+    """
+    names = list(columns)
+    n = len(next(iter(columns.values()))) if names else 0
+    if any(len(v) != n for v in columns.values()):
+        raise LoadError(f"{table}: columns of different lengths")
+    rows = conn.execute(
+        text("SELECT a.attname, t.typname FROM pg_attribute a JOIN pg_type t "
+             "ON t.oid = a.atttypid WHERE a.attrelid = CAST(:t AS regclass) "
+             "AND a.attnum > 0 AND NOT a.attisdropped"),
+        {"t": table},
+    ).all()  # fmt: skip
+    types: dict[str, str] = {str(name): str(typ) for name, typ in rows}
+    missing = [c for c in names if c not in types]
+    if missing:
+        raise LoadError(f"{table}: no column(s) {', '.join(missing)}")
+    unsupported = [f"{c} ({types[c]})" for c in names if types[c] not in _BINARY_TYPES]
+    if unsupported:
+        raise LoadError(f"{table}: binary COPY does not handle {', '.join(unsupported)}")
+    cells = [_column_values(columns[c], types[c]) for c in names]
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    quoted = ", ".join('"' + c.replace('"', '""') + '"' for c in names)
+    with raw.cursor() as cur, cur.copy(
+        f"COPY {table} ({quoted}) FROM STDIN (FORMAT BINARY)"
+    ) as cp:  # fmt: skip
+        cp.set_types([_BINARY_TYPES[types[c]] for c in names])
+        for row in zip(*cells, strict=True):
+            cp.write_row(row)
+    return n
+
+
+def _column_values(values: Any, pg_type: str) -> list[Any]:
+    """One column as the plain Python values psycopg's binary dumpers take."""
+    if pg_type == "geometry":
+        arr = np.asarray(values, dtype=object).reshape(-1)
+        if not len(arr):
+            return []
+        wkb = shapely.to_wkb(shapely.set_srid(arr, 4326), include_srid=True)
+        return list(wkb)
+    if pg_type == "jsonb":
+        return [None if v is None else _python(v) for v in values]
+    arr = np.asarray(values)
+    if arr.dtype.kind == "f":
+        out: list[Any] = arr.astype(np.float64).tolist()
+        for i in np.flatnonzero(~np.isfinite(arr)).tolist():
+            out[i] = None
+        return out
+    if arr.dtype.kind in "iub":
+        return arr.tolist()
+    return [_python(v) for v in arr.tolist()]
+
+
+def ewkb_hex(geoms: Sequence[Any]) -> np.ndarray:
+    """Hex EWKB (SRID 4326) of shapely geometries, as PostGIS reads it; None stays None."""
+    arr = np.asarray(geoms, dtype=object).reshape(-1)
+    if not len(arr):
+        return np.empty(0, dtype=object)
+    return np.asarray(
+        shapely.to_wkb(shapely.set_srid(arr, 4326), hex=True, include_srid=True), dtype=object
+    )
 
 
 def _ewkt(geoms: Iterable[Any], multi: bool) -> list[str]:
