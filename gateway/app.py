@@ -58,13 +58,8 @@ class Hub:
         self.probe_pool = ThreadPoolExecutor(settings.health_concurrency, "probe")
 
     def url_of(self, camera: health.CameraStream) -> str | None:
-        """The RTSP URL (with login) of a camera's stream ref; None when it has no stream."""
-        ref = camera.stream_ref or ""
-        if ref.startswith("demo://"):
-            ref = f"{self.settings.demo_stream_url.rstrip('/')}/{ref.removeprefix('demo://')}"
-        if not ref.startswith(("rtsp://", "rtsps://")):
-            return None
-        return credentials.with_login(ref, self.credentials.for_camera(camera.device_id, ref))
+        """The RTSP URL (with login) of a camera; None when it has no live stream."""
+        return credentials.stream_url(self.settings, self.credentials, camera)
 
     async def camera(self, camera_id: str) -> health.CameraStream | None:
         cached = self._cameras.get(camera_id)
@@ -170,6 +165,8 @@ class Hub:
         return results
 
     async def probe_forever(self) -> None:
+        # Let the cameras (and, in the demo, the fake cameras) come up before the first round.
+        await asyncio.sleep(min(5.0, self.settings.health_interval_s))
         while True:
             t0 = time.monotonic()
             try:

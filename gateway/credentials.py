@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from settings import Settings
+from store.health import CameraStream
 
 
 class CredentialsError(ValueError):
@@ -80,3 +81,16 @@ def with_login(url: str, login: tuple[str, str] | None) -> str:
         host = f"{host}:{parts.port}"
     user, password = (quote(v, safe="") for v in login)
     return urlunsplit((parts.scheme, f"{user}:{password}@{host}", parts.path, parts.query, ""))
+
+
+def stream_url(settings: Settings, creds: Credentials, camera: CameraStream) -> str | None:
+    """The RTSP URL (with login) of a camera's stream ref; None when it has no live stream.
+
+    ``demo://<device id>`` refs point at ``demo_stream_url``/<device id> (the fake cameras).
+    """
+    ref = camera.stream_ref or ""
+    if ref.startswith("demo://"):
+        ref = f"{settings.demo_stream_url.rstrip('/')}/{ref.removeprefix('demo://')}"
+    if not ref.startswith(("rtsp://", "rtsps://")):
+        return None
+    return with_login(ref, creds.for_camera(camera.device_id, ref))

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import dash_leaflet as dl
 import numpy as np
-from dash import html
+from dash import Input, Output, callback, html
 from dash.development.base_component import Component
 from geopandas import GeoDataFrame
 
@@ -20,7 +20,8 @@ from layers import (
     key_areas,
     roads,
 )
-from settings import Settings
+from settings import Settings, load_settings
+from store import access
 
 MAP_ID = "map"
 FRAME_KEYS = (
@@ -156,6 +157,52 @@ def layout(settings: Settings, frames: Mapping[str, GeoDataFrame]) -> Component:
         className="sl-header",
     )
     return html.Div(
-        [header, html.Div([the_map, _legend(frames["cameras"])], className="sl-map-wrap")],
+        [
+            header,
+            html.Div(
+                [the_map, _legend(frames["cameras"]), html.Div(id=VIDEO_PANEL_ID)],
+                className="sl-map-wrap",
+            ),
+        ],
         className="sl-page",
     )
+
+
+# -- click-to-video: a camera's live stream through the gateway (assets/player.js plays it) ------
+VIDEO_PANEL_ID = "video-panel"
+
+
+def video_panel(settings: Settings, feature: Mapping[str, object] | None) -> list[Component]:
+    """The video panel of a clicked camera: signed, short-lived gateway URLs for this viewer."""
+    props = (feature or {}).get("properties") or {}
+    device_id = props.get("device_id") if isinstance(props, dict) else None
+    if not device_id:
+        return []
+    key = access.signing_key(settings)
+    q = access.sign(key, str(device_id), "console", settings.stream_url_ttl_s)
+    query = "?" + "&".join(f"{k}={v}" for k, v in q.items())
+    base = (settings.gateway_url or f"http://{settings.host}:{settings.gateway_port}").rstrip("/")
+    stream = f"{base}/streams/{device_id}"
+    return [
+        html.Div(f"{props.get('name') or ''} · {device_id}", className="sl-video-title"),
+        html.Video(
+            id="video-player",
+            className="sl-video",
+            muted=True,
+            autoPlay=True,
+            **{
+                "data-stream": stream.replace("http", "ws", 1) + "/ws" + query,
+                "data-hls": f"{stream}/hls/index.m3u8{query}",
+                "data-camera": str(device_id),
+            },
+        ),
+    ]
+
+
+@callback(
+    Output(VIDEO_PANEL_ID, "children"),
+    Input(cameras.LAYER_ID, "clickData"),
+    prevent_initial_call=True,
+)
+def _open_video(feature: Mapping[str, object] | None) -> list[Component]:
+    return video_panel(load_settings(), feature)

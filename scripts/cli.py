@@ -314,6 +314,149 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# -- gateway and cameras -------------------------------------------------------------------
+def _gateway(args: argparse.Namespace, settings: Settings) -> int:
+    from aiohttp import web
+
+    from gateway.app import create_app as create_gateway
+    from store import migrate
+    from store.engine import make_engine
+
+    host = args.host or settings.host
+    port = args.port or settings.gateway_port
+    _check_listen(host, port)
+    engine = make_engine(settings)
+    migrate.upgrade(engine)
+    print(f"Sightline stream gateway: http://{host}:{port}/", flush=True)
+    app = create_gateway(settings, engine, prober=not args.no_prober)
+    web.run_app(app, host=host, port=port, print=None)
+    return 0
+
+
+def _die_with_parent() -> None:
+    import ctypes
+    import signal
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _start_gateway(settings: Settings, host: str, engine: Any) -> None:
+    """Start the stream gateway (its own process) and the demo's fake cameras beside `serve`.
+
+    Both end with `serve` (SIGTERM when it exits). A taken gateway port is reported, not fatal.
+    """
+    import subprocess
+
+    from gateway.demo import fake_camera_command
+    from store.health import cameras_to_probe
+
+    try:
+        _check_listen(host, settings.gateway_port)
+    except OSError as exc:
+        print(f"sightline: warning: no stream gateway: {exc}", file=sys.stderr, flush=True)
+        return
+    gw = [sys.executable, "-m", "scripts.cli", "gateway", "--host", host]
+    subprocess.Popen(gw, stdout=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+    print(f"Sightline stream gateway: http://{host}:{settings.gateway_port}/", flush=True)
+    if settings.demo_fake_cameras:
+        with engine.connect() as conn:
+            cmd = fake_camera_command(settings, cameras_to_probe(conn))
+        if cmd is not None and Path(cmd[0]).exists():
+            subprocess.Popen(cmd, stdout=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+            n = cmd.count("--mount")
+            print(f"Sightline fake cameras: {n} at {settings.demo_stream_url}/", flush=True)
+
+
+def _camera_find(engine: Any, device_id: str) -> Any:
+    from store.health import camera_stream
+
+    with engine.connect() as conn:
+        cam = camera_stream(conn, device_id)
+    if cam is None:
+        raise ValueError(f"no camera with device id {device_id}")
+    return cam
+
+
+def _camera_probe(args: argparse.Namespace, settings: Settings) -> int:
+    import datetime as dt
+
+    from gateway import credentials, media
+    from store.engine import make_engine
+    from store.health import ProbeResult, record_probes
+
+    engine = make_engine(settings)
+    cam = _camera_find(engine, args.device_id)
+    url = credentials.stream_url(settings, credentials.load(settings), cam)
+    if url is None:
+        p = media.Probe("fault", "no RTSP stream reference")
+    else:
+        p = media.probe(url, args.timeout or settings.health_timeout_s)
+    if not args.no_save:
+        with engine.begin() as conn:
+            now = dt.datetime.now(dt.UTC)
+            result = ProbeResult(
+                cam.id, p.status, now, p.reason, p.codec, p.width_px, p.height_px, p.probe_ms
+            )
+            record_probes(conn, [result])
+    data = {"device_id": cam.device_id, "name": cam.name, **dataclasses.asdict(p)}
+    size = f" {p.width_px}x{p.height_px}" if p.width_px else ""
+    detail = p.reason
+    if p.status == "online":
+        detail = f"{p.codec}{size}, first frame in {p.probe_ms:.0f} ms"
+    _emit(args, data, f"{cam.device_id} {cam.name}: {p.status} ({detail})")
+    return 0 if p.status == "online" else 3
+
+
+def _camera_faults(args: argparse.Namespace, settings: Settings) -> int:
+    from store.engine import make_engine
+    from store.health import faults
+
+    with make_engine(settings).connect() as conn:
+        rows = faults(conn)
+    lines = [f"{len(rows)} camera(s) not online"] + [
+        f"{r['device_id']}  {r['status']:<7}  since {r['since']:%Y-%m-%d %H:%M:%S}  "
+        f"{r['name']}: {r['reason'] or ''}"
+        for r in rows
+    ]
+    _emit(args, {"faults": rows}, "\n".join(lines))
+    return 0
+
+
+def _camera_url(args: argparse.Namespace, settings: Settings) -> int:
+    from store import access
+
+    q = access.sign(access.signing_key(settings), args.device_id, args.subject,
+                    args.ttl or settings.stream_url_ttl_s)  # fmt: skip
+    query = "?" + "&".join(f"{k}={v}" for k, v in q.items())
+    base = (settings.gateway_url or f"http://{settings.host}:{settings.gateway_port}").rstrip("/")
+    urls = {
+        "ws": base.replace("http", "ws", 1) + f"/streams/{args.device_id}/ws{query}",
+        "hls": f"{base}/streams/{args.device_id}/hls/index.m3u8{query}",
+        "snapshot": f"{base}/streams/{args.device_id}/snapshot.jpg{query}",
+    }
+    _emit(args, urls, "\n".join(f"{k}: {v}" for k, v in urls.items()))
+    return 0
+
+
+def _demo_cameras(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+    import subprocess
+
+    from gateway.demo import fake_camera_command
+    from store.engine import make_engine
+    from store.health import cameras_to_probe
+
+    with make_engine(settings).connect() as conn:
+        cmd = fake_camera_command(settings, cameras_to_probe(conn))
+    if cmd is None:
+        raise ValueError("no demo cameras in the store: run `sightline demo load` first")
+    n = cmd.count("--mount")
+    print(f"fake cameras: {n} streams at {settings.demo_stream_url}/<device id>", flush=True)
+    if args.exec:
+        os.execv(cmd[0], cmd)
+    return subprocess.run(cmd, check=False).returncode
+
+
 def _coverage_optics(args: argparse.Namespace, settings: Settings) -> int:
     from gis.fov import lens_report
 
@@ -449,6 +592,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     app = create_app(settings, map_frames(engine))
     print(f"Sightline console: http://{host}:{port}/", flush=True)
     if args.no_api:
+        if not args.no_gateway:
+            _start_gateway(settings, host, engine)
         serve(app.server, host=host, port=port, threads=8, ident="sightline")
         return 0
     console = threading.Thread(
@@ -457,6 +602,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     )  # fmt: skip
     console.start()
     print(f"Sightline API: http://{host}:{settings.api_port}/", flush=True)
+    if not args.no_gateway:
+        _start_gateway(settings, host, engine)
     web.run_app(create_api(settings, engine), host=host, port=settings.api_port, print=None)
     return 0
 
@@ -571,6 +718,7 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--host", help="listen address (default: setting host)")
     sv.add_argument("--port", type=int, help="listen port (default: setting port)")
     sv.add_argument("--no-api", action="store_true", help="serve the console only")
+    sv.add_argument("--no-gateway", action="store_true", help="do not start the stream gateway")
 
     cov = sub.add_parser("coverage", help="coverage analysis", description="Coverage analysis.")
     covs = cov.add_subparsers(dest="coverage_command", required=True, metavar="ACTION")
@@ -615,6 +763,26 @@ def build_parser() -> argparse.ArgumentParser:
     cmd(toks, "list", _token_list, "list tokens (never their secret)")
     tr = cmd(toks, "revoke", _token_revoke, "revoke a token")
     tr.add_argument("name")
+
+    gw = cmd(sub, "gateway", _gateway, "serve the stream gateway only", json_flag=False)
+    gw.add_argument("--host", help="listen address (default: setting host)")
+    gw.add_argument("--port", type=int, help="listen port (default: setting gateway_port)")
+    gw.add_argument("--no-prober", action="store_true", help="do not probe camera health")
+
+    cam = sub.add_parser("camera", help="camera streams and health", description="Cameras.")
+    cams = cam.add_subparsers(dest="camera_command", required=True, metavar="ACTION")
+    cp = cmd(cams, "probe", _camera_probe, "probe one camera now (exit 3 when not online)")
+    cp.add_argument("device_id", help="GB/T 28181 device id")
+    cp.add_argument("--timeout", type=float, help="seconds (default: setting health_timeout_s)")
+    cp.add_argument("--no-save", action="store_true", help="print only, do not record")
+    cmd(cams, "faults", _camera_faults, "cameras not online, longest-standing first")
+    cu = cmd(cams, "url", _camera_url, "signed stream URLs of one camera (ws, hls, snapshot)")
+    cu.add_argument("device_id", help="GB/T 28181 device id")
+    cu.add_argument("--subject", default="cli", help="who the URL is for (default cli)")
+    cu.add_argument("--ttl", type=int, help="seconds (default: setting stream_url_ttl_s)")
+    dc = cmd(ds, "cameras", _demo_cameras, "run fake RTSP cameras for the demo cameras",
+             json_flag=False)  # fmt: skip
+    dc.add_argument("--exec", action="store_true", help=argparse.SUPPRESS)
 
     ap = cmd(sub, "api", _api, "serve the HTTP API only", json_flag=False)
     ap.add_argument("--host", help="listen address (default: setting host)")

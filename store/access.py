@@ -9,8 +9,10 @@ for another camera and soon for everyone.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
+import os
 import secrets
 import time
 from collections.abc import Mapping
@@ -39,14 +41,18 @@ def signing_key(settings: Settings, key_file: Path = KEY_FILE) -> bytes:
     """The HMAC key: the setting, else a random key kept (0600) in ``key_file``."""
     if settings.stream_signing_key is not None:
         return settings.stream_signing_key.get_secret_value().encode("utf-8")
-    try:
-        return key_file.read_bytes().strip()
-    except FileNotFoundError:
+    if not key_file.exists():
         key_file.parent.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(32).encode("ascii")
-        key_file.touch(mode=0o600)
-        key_file.write_bytes(key)
-        return key
+        tmp = key_file.with_name(f".{key_file.name}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_urlsafe(32).encode("ascii"))
+        # link() is atomic and refuses an existing name: two processes starting together
+        # (console and gateway) end up reading the same complete key.
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, key_file)
+        tmp.unlink()
+    return key_file.read_bytes().strip()
 
 
 def _mac(key: bytes, camera_id: str, subject: str, expires: int) -> str:

@@ -13,11 +13,13 @@ from pathlib import Path
 import aiohttp
 import av
 import pytest
+from aiohttp import web
+from playwright.sync_api import sync_playwright
 from sqlalchemy import Engine, text
 
 from gateway import fmp4, media
 from gateway.app import HUB, create_app
-from settings import Settings
+from settings import PROJECT_ROOT, Settings
 from store import access, health
 from tests.fake_cameras import FakeCameras, GatewayThread, free_port, gstreamer_available, wait_for
 
@@ -368,3 +370,80 @@ def test_prober_marks_live_online_dead_offline_and_broken_fault(
         ).all())  # fmt: skip
         assert status[cameras["dead"]] == "offline" and status[cameras["cam1"]] == "online"
         assert health.history(conn, cameras["dead"])[0]["status"] == "offline"
+
+
+# -- the browser -----------------------------------------------------------------------------
+PAGE = """<!doctype html><html><body>
+<div id="panel"><video id="v" muted autoplay playsinline data-stream="{ws}"></video></div>
+<script src="/player.js"></script></body></html>"""
+
+
+@pytest.fixture(scope="module")
+def page_server(gateway: GatewayThread, cameras: dict[str, str]) -> Iterator[str]:
+    def make() -> web.Application:
+        app = web.Application()
+
+        async def page(request: web.Request) -> web.Response:
+            cid = request.match_info["cid"]
+            ws = f"ws://127.0.0.1:{gateway.port}/streams/{cid}/ws{_q(cid)}"
+            return web.Response(text=PAGE.format(ws=ws), content_type="text/html")
+
+        async def player(request: web.Request) -> web.FileResponse:
+            return web.FileResponse(PROJECT_ROOT / "assets" / "player.js")
+
+        app.router.add_get("/page/{cid}", page)
+        app.router.add_get("/player.js", player)
+        return app
+
+    srv = GatewayThread(make).start()
+    yield srv.base
+    srv.stop()
+
+
+def _chromium():  # type: ignore[no-untyped-def]
+    p = sync_playwright().start()
+    browser = p.chromium.launch(
+        executable_path="/usr/bin/chromium",
+        args=["--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required"],
+    )
+    return p, browser
+
+
+@pytest.mark.browser
+def test_chromium_plays_the_live_stream(page_server: str, cameras: dict[str, str]) -> None:
+    p, browser = _chromium()
+    try:
+        page = browser.new_page()
+        page.goto(f"{page_server}/page/{cameras['cam1']}")
+        page.wait_for_function("document.getElementById('v').currentTime > 0.2", timeout=5000)
+        t0 = page.evaluate("document.getElementById('v').currentTime")
+        page.wait_for_timeout(2000)
+        t1 = page.evaluate("document.getElementById('v').currentTime")
+        size = page.evaluate("[document.getElementById('v').videoWidth, "
+                             "document.getElementById('v').videoHeight]")  # fmt: skip
+        lag = page.evaluate(
+            "(() => { const v = document.getElementById('v'); const b = v.buffered;"
+            " return b.end(b.length - 1) - v.currentTime; })()"
+        )
+    finally:
+        browser.close()
+        p.stop()
+    assert t1 - t0 > 1.5, (t0, t1)
+    assert size == [320, 240]
+    assert lag < 0.5
+
+
+@pytest.mark.browser
+def test_chromium_says_clearly_that_it_cannot_play_h265(
+    page_server: str, cameras: dict[str, str]
+) -> None:
+    p, browser = _chromium()
+    try:
+        page = browser.new_page()
+        page.goto(f"{page_server}/page/{cameras['hevc']}")
+        page.wait_for_selector(".sl-video-message[data-kind='unsupported']", timeout=5000)
+        text = page.inner_text(".sl-video-message")
+    finally:
+        browser.close()
+        p.stop()
+    assert "H.265" in text and "SIGHTLINE_TRANSCODE_H265" in text
