@@ -569,6 +569,37 @@ def _coverage_which(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# -- placement --------------------------------------------------------------------------
+def _placement_solve(args: argparse.Namespace, settings: Settings) -> int:
+    from gis.placement_solver import solve
+    from importers.placement_instance import read_instance, rules_summary
+
+    f = read_instance(args.instance, args.weights)
+    rules = dict(rules_summary(f))
+    rules["fixed"] = [*rules["fixed"], *(args.fixed or [])]
+    rules["forbidden"] = [*rules["forbidden"], *(args.forbid or [])]
+    result = solve(f.instance, p=args.p, cover_all=args.cover_all, method=args.method,
+                   time_limit_s=args.time_limit, **rules)  # fmt: skip
+    data = {"instance": str(args.instance), **result.to_dict()}
+    bound_word = "at least" if result.objective == "set_cover" else "at most"
+    text = (
+        f"{result.objective} by {result.method}: {result.status}, {len(result.selected)} new "
+        f"candidate(s) in {result.runtime_s:.2f} s\n"
+        f"covered weight {result.covered_weight:g} of {result.total_weight:g} "
+        f"(coverable {result.coverable_weight:g}); optimum {bound_word} {result.lp_bound:g} "
+        f"({result.bound_source} bound), gap {100 * result.gap:.2f} %\n"
+        f"selected: {' '.join(result.selected) or '(none)'}"
+    )
+    if result.uncoverable:
+        text += (
+            f"\nuncoverable demand ({len(result.uncoverable)}): "
+            + " ".join(result.uncoverable[:20])
+            + (" ..." if len(result.uncoverable) > 20 else "")
+        )
+    _emit(args, data, text)
+    return 0
+
+
 # -- serve ------------------------------------------------------------------------------
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import threading
@@ -783,6 +814,25 @@ def build_parser() -> argparse.ArgumentParser:
     dc = cmd(ds, "cameras", _demo_cameras, "run fake RTSP cameras for the demo cameras",
              json_flag=False)  # fmt: skip
     dc.add_argument("--exec", action="store_true", help=argparse.SUPPRESS)
+
+    pl = sub.add_parser("placement", help="camera placement", description="Camera placement.")
+    pls = pl.add_subparsers(dest="placement_command", required=True, metavar="ACTION")
+    ps = cmd(pls, "solve", _placement_solve, "best p candidates or fewest covering all, on an "
+             "abstract instance file")  # fmt: skip
+    ps.add_argument("--instance", type=Path, required=True, metavar="FILE",
+                    help="JSON {demand: {id: weight}, candidates: {id: [demand ids]}} or CSV "
+                    "candidate_id,demand_id")  # fmt: skip
+    goal = ps.add_mutually_exclusive_group(required=True)
+    goal.add_argument("--p", type=int, metavar="N", help="choose at most N new candidates")
+    goal.add_argument("--cover-all", action="store_true", help="fewest covering all coverable")
+    ps.add_argument("--method", choices=("greedy", "ilp"), default="greedy",
+                    help="greedy + improvement (default) or exact ILP with HiGHS")  # fmt: skip
+    ps.add_argument("--time-limit", type=float, default=10.0, metavar="S",
+                    help="ILP time limit in seconds (default 10)")  # fmt: skip
+    ps.add_argument("--weights", type=Path, metavar="FILE",
+                    help="CSV demand_id,weight for a CSV instance (default weight 1)")  # fmt: skip
+    ps.add_argument("--fixed", nargs="+", metavar="ID", help="candidates kept (use no budget)")
+    ps.add_argument("--forbid", nargs="+", metavar="ID", help="candidates never chosen")
 
     ap = cmd(sub, "api", _api, "serve the HTTP API only", json_flag=False)
     ap.add_argument("--host", help="listen address (default: setting host)")
