@@ -142,8 +142,9 @@ class CoverageInstance:
         dids = _ids(demand_ids, m, "demand")
         # One sort by (candidate, demand) gives CSR rows; a stable sort of that by demand gives
         # the transpose with candidates ascending inside each demand row. Both O(nnz log nnz).
-        key = cand * max(m, 1) + dem
-        key = np.unique(key)
+        key = np.sort(cand * max(m, 1) + dem)
+        if key.size:
+            key = key[np.concatenate(([True], key[1:] != key[:-1]))]
         cand, dem = np.divmod(key, max(m, 1))
         cand_ptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(cand, minlength=n), out=cand_ptr[1:])
