@@ -210,16 +210,18 @@ def run_coverage(
     done = _step(report, "assessment", progress)
     tables = []
     ka = key_areas.assign(area_id=key_areas["key_area_id"].astype(str))
-    t = gcov.coverage_stats(ka[["area_id", "geometry"]], level_pieces, buildings=bld_pieces)
+    t = gcov.coverage_stats(ka[["area_id", "geometry"]], level_pieces, buildings=bld_pieces,
+                            coverage_excludes_buildings=True)
     names = dict(zip(ka["area_id"], ka["name"], strict=True))
     tables.append(t.assign(scope="key_area", area_name=t["area_id"].map(names)))
     by_class = ka.dissolve(by="area_class", as_index=False)[["area_class", "geometry"]]
     t = gcov.coverage_stats(by_class.rename(columns={"area_class": "area_id"}), level_pieces,
-                            buildings=bld_pieces)  # fmt: skip
+                            buildings=bld_pieces, coverage_excludes_buildings=True)  # fmt: skip
     tables.append(t.assign(scope="key_area_class", area_name=t["area_id"]))
     jur = m["jurisdictions"]
     t = gcov.coverage_stats(jur.rename(columns={"code": "area_id"})[["area_id", "geometry"]],
-                            level_pieces, buildings=bld_pieces)  # fmt: skip
+                            level_pieces, buildings=bld_pieces,
+                            coverage_excludes_buildings=True)  # fmt: skip
     jnames = dict(zip(jur["code"], jur["name"], strict=True))
     tables.append(t.assign(scope="jurisdiction", area_name=t["area_id"].map(jnames)))
     assessment = pd.concat(tables, ignore_index=True)

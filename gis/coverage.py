@@ -620,6 +620,39 @@ def _percent(part: npt.ArrayLike, whole: npt.ArrayLike) -> FloatArray:
     return out
 
 
+def _overlap_m2(pieces: GeomArray, owner: IntArray, n: int, other: GeomArray) -> FloatArray:
+    """Area (m²) of ``pieces`` ∩ ``other`` summed per owner (0..n-1); ``other`` must not
+    overlap itself. Pieces of ``other`` lying wholly inside a piece count whole, without an
+    overlay: only the ones crossing its edge are intersected."""
+    if not len(pieces) or not len(other):
+        return np.zeros(n)
+    tree = shapely.STRtree(other)
+    ci, cj = tree.query(pieces, predicate="contains_properly")
+    total = np.bincount(owner[ci], weights=shapely.area(other[cj]), minlength=n)
+    i, j = tree.query(pieces, predicate="intersects")
+    if len(ci):
+        key = i.astype(np.int64) * len(other) + j
+        inside = np.isin(key, ci.astype(np.int64) * len(other) + cj)
+        i, j = i[~inside], j[~inside]
+    inter = shapely.intersection(pieces[i], other[j])
+    return total + np.bincount(owner[i], weights=shapely.area(inter), minlength=n)
+
+
+def _clipped(pieces: GeomArray, owner: IntArray, other: GeomArray) -> tuple[GeomArray, IntArray]:
+    """The parts of ``other`` inside each of ``pieces`` (with the piece's owner); pieces of
+    ``other`` lying wholly inside are taken as they are, the others are intersected."""
+    if not len(pieces) or not len(other):
+        return np.empty(0, dtype=object), np.empty(0, dtype=np.intp)
+    tree = shapely.STRtree(other)
+    ci, cj = tree.query(pieces, predicate="contains_properly")
+    i, j = tree.query(pieces, predicate="intersects")
+    crossing = ~np.isin(i.astype(np.int64) * len(other) + j,
+                        ci.astype(np.int64) * len(other) + cj)  # fmt: skip
+    i, j = i[crossing], j[crossing]
+    geoms = np.concatenate([other[cj], shapely.intersection(pieces[i], other[j])])
+    return geoms, np.concatenate([owner[ci], owner[i]]).astype(np.intp)
+
+
 def coverage_stats(
     areas: gpd.GeoDataFrame,
     coverage: Mapping[str, Any],
@@ -627,6 +660,7 @@ def coverage_stats(
     buildings: gpd.GeoDataFrame | Pieces | None = None,
     id_column: str = "area_id",
     levels: Iterable[str] = LEVELS,
+    coverage_excludes_buildings: bool = False,
 ) -> pd.DataFrame:
     """Coverage per area and DORI level: the yearly-assessment table.
 
@@ -650,6 +684,11 @@ def coverage_stats(
         Column identifying the areas.
     levels
         Levels to report; each must be in ``coverage``.
+    coverage_excludes_buildings
+        True when the coverage holds no building interior (as everything built from
+        :func:`gis.occlusion.visible_polygons` with these buildings: it drops the footprints),
+        so the covered part of the open ground is the covered part itself and the costly
+        overlay of the coverage with the buildings is skipped.
 
     Returns
     -------
@@ -673,22 +712,16 @@ def coverage_stats(
     a_pieces, a_idx = subdivide(polys)
     area_m2 = np.bincount(a_idx, weights=shapely.area(a_pieces), minlength=n)
     bld = _building_pieces(buildings, areas.crs)
-    i, j = _pairs(a_pieces, bld)
-    bld_m2 = np.bincount(
-        a_idx[i], weights=shapely.area(shapely.intersection(a_pieces[i], bld[j])), minlength=n
-    )
+    bld_m2 = _overlap_m2(a_pieces, a_idx, n, bld)
     frames = []
     for level in levels:
         cov = _pieces(_level_geometry(coverage, level))
-        i, j = _pairs(a_pieces, cov)
-        inter = shapely.intersection(a_pieces[i], cov[j])
-        covered = np.bincount(a_idx[i], weights=shapely.area(inter), minlength=n)
-        k, m = _pairs(inter, bld)
-        covered_bld = np.bincount(
-            a_idx[i][k],
-            weights=shapely.area(shapely.intersection(inter[k], bld[m])),
-            minlength=n,
-        )
+        covered = _overlap_m2(a_pieces, a_idx, n, cov)
+        if coverage_excludes_buildings or not len(bld):
+            covered_bld = np.zeros(n)
+        else:
+            inter, owner = _clipped(a_pieces, a_idx, cov)
+            covered_bld = _overlap_m2(inter, owner, n, bld)
         open_area = np.maximum(area_m2 - bld_m2, 0.0)
         open_covered = np.clip(covered - covered_bld, 0.0, open_area)
         frames.append(
