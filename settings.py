@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     )
     transcode_h265: bool = Field(
         default=False,
-        description="Transcode H.265 cameras to H.264 on the server (about 30 % of a core each).",
+        description="Transcode H.265 cameras to H.264 on the server (CPU: see README, gateway).",
     )
     health_interval_s: float = Field(
         default=60.0, gt=0, description="Seconds between two health probes of all cameras."
