@@ -635,7 +635,7 @@ def _overlap_m2(pieces: GeomArray, owner: IntArray, n: int, other: GeomArray) ->
         inside = np.isin(key, ci.astype(np.int64) * len(other) + cj)
         i, j = i[~inside], j[~inside]
     inter = shapely.intersection(pieces[i], other[j])
-    crossing: FloatArray = np.bincount(owner[i], weights=shapely.area(inter), minlength=n)
+    crossing = np.bincount(owner[i], weights=shapely.area(inter), minlength=n)
     return np.asarray(total + crossing, dtype=np.float64)
 
 
