@@ -1,4 +1,4 @@
-"""The HTTP API app factory: survey uploads (the console and scripts use it).
+"""The HTTP API app factory: survey uploads and which-cameras lookups (one point or a batch).
 
 Errors are RFC 9457 problem+json. Uploads stream to a private temporary directory with a size
 limit, then go through the same importer as the CLI, in a worker thread.
@@ -14,15 +14,18 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
+import numpy as np
 from aiohttp import BodyPartReader, web
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
-from api.auth import require
+from analysis.which_cameras import MAX_BATCH_POINTS, IndexCache, WhichCamerasError
+from api.auth import authorized, require
 from importers.survey.importer import CrsRequiredError, ImportFailed, import_survey
 from settings import Settings
 
 ENGINE = web.AppKey("engine", Engine)
 SETTINGS = web.AppKey("settings", Settings)
+WHICH_INDEX = web.AppKey("which_index", IndexCache)
 KINDS = {"cameras", "checkpoints", "alarm-points", "key-areas", "jurisdictions"}
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -126,29 +129,76 @@ async def upload_survey(request: web.Request) -> web.Response:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _which(engine: Engine, lon: float, lat: float, run: int | None) -> dict[str, Any]:
+def _which(conn: Connection, lon: float, lat: float, run: int | None) -> dict[str, Any]:
     from store.coverage import cameras_seeing, latest_run
 
-    with engine.connect() as conn:
-        run_id = run or latest_run(conn)
-        if run_id is None:
-            raise web.HTTPConflict(text="no coverage run yet: run `sightline coverage run`")
-        return {"run_id": run_id, "cameras": cameras_seeing(conn, run_id, lon, lat)}
+    run_id = run or latest_run(conn)
+    if run_id is None:
+        raise web.HTTPConflict(text="no coverage run yet: run `sightline coverage run`")
+    return {"run_id": run_id, "cameras": cameras_seeing(conn, run_id, lon, lat)}
 
 
 async def which_cameras(request: web.Request) -> web.Response:
     """GET /coverage/which-cameras?lon=&lat=[&run=]: cameras that see the point, best first."""
     engine = request.app[ENGINE]
-    await require(request, engine, "view")
     try:
         lon, lat = float(request.query["lon"]), float(request.query["lat"])
         run = int(request.query["run"]) if "run" in request.query else None
     except (KeyError, ValueError):
+        await require(request, engine, "view")  # 401/403 before a 400 for strangers
         return problem(400, "Bad query", "give lon and lat in degrees (WGS-84), e.g. "
                        "?lon=7.4246&lat=43.7384", invalid_params=["lon", "lat"])  # fmt: skip
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        return problem(400, "Bad query", "lon must be in [-180, 180] and lat in [-90, 90]")
-    return web.json_response(await asyncio.to_thread(_which, engine, lon, lat, run))
+        await require(request, engine, "view")
+        return problem(400, "Bad query", "lon must be in [-180, 180] and lat in [-90, 90]",
+                       invalid_params=["lon", "lat"])  # fmt: skip
+    body = await authorized(request, engine, "view",
+                            lambda conn, _principal: _which(conn, lon, lat, run))  # fmt: skip
+    return web.json_response(body)
+
+
+def _batch_points(data: Any) -> tuple[np.ndarray, np.ndarray, int | None]:
+    """lon, lat arrays and the run of a batch body: {"points": [[lon, lat], ...], "run": N}."""
+    if not isinstance(data, dict) or not isinstance(data.get("points"), list):
+        raise WhichCamerasError('send JSON {"points": [[lon, lat], ...]} (optional "run": id)')
+    run = data.get("run")
+    if run is not None and (isinstance(run, bool) or not isinstance(run, int)):
+        raise WhichCamerasError('"run" must be a coverage run id (an integer)')
+    pts = data["points"]
+    if len(pts) > MAX_BATCH_POINTS:
+        raise WhichCamerasError(f"{len(pts):,} points; at most {MAX_BATCH_POINTS:,} per batch")
+    try:
+        arr = np.asarray(pts, dtype=np.float64)
+    except (TypeError, ValueError):
+        arr = np.empty((0, 0))
+    if arr.ndim != 2 or arr.shape[1] != 2 or len(arr) != len(pts):
+        bad = next((i for i, p in enumerate(pts) if not (
+            isinstance(p, list) and len(p) == 2
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in p))), 0)
+        raise WhichCamerasError(f"points[{bad}] must be [lon, lat] in degrees")  # fmt: skip
+    return arr[:, 0], arr[:, 1], run
+
+
+async def which_cameras_batch(request: web.Request) -> web.Response:
+    """POST /coverage/which-cameras {"points": [[lon, lat], ...], "run": id?}: every camera
+    that sees each point, as a flat list ordered by point, best DORI level, distance."""
+    engine = request.app[ENGINE]
+    await require(request, engine, "view")
+    try:
+        data = await request.json()
+    except ValueError:
+        return problem(400, "Bad body", "the body is not JSON", invalid_params=["points"])
+    try:
+        lon, lat, run = _batch_points(data)
+        index = await asyncio.to_thread(request.app[WHICH_INDEX].get, run)
+        found = await asyncio.to_thread(index.lookup, lon, lat)
+    except WhichCamerasError as exc:
+        return problem(400 if "no coverage run" not in str(exc) else 409, "Bad batch",
+                       str(exc), invalid_params=["points"])  # fmt: skip
+    body = {"run_id": index.run_id, "points": len(lon),
+            "points_seen": int(found["point"].nunique()),
+            "matches": found.to_dict(orient="records")}  # fmt: skip
+    return web.json_response(body, dumps=lambda o: json.dumps(o, default=str))
 
 
 async def health(request: web.Request) -> web.Response:
@@ -160,7 +210,9 @@ def create_app(settings: Settings, engine: Engine) -> web.Application:
     app = web.Application(middlewares=[problems], client_max_size=settings.upload_max_mb << 20)
     app[ENGINE] = engine
     app[SETTINGS] = settings
+    app[WHICH_INDEX] = IndexCache(engine)
     app.router.add_get("/health", health)
     app.router.add_post("/imports/{kind}", upload_survey)
     app.router.add_get("/coverage/which-cameras", which_cameras)
+    app.router.add_post("/coverage/which-cameras", which_cameras_batch)
     return app

@@ -1,15 +1,18 @@
 """The one place that decides who a request is and what it may do.
 
-Tokens come as ``Authorization: Bearer <token>``. Every handler calls :func:`require`; the
-users/roles/jurisdiction issue extends these two functions, not the handlers.
+Tokens come as ``Authorization: Bearer <token>``. Every handler calls :func:`require` (or
+:func:`authorized`, which runs the handler's query in the same thread hop); the
+users/roles/jurisdiction issue extends :func:`_check`, not the handlers.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import TypeVar
 
 from aiohttp import web
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from store.tokens import Principal, verify_token
 
@@ -20,13 +23,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 }
 
 
-def _verify(engine: Engine, token: str) -> Principal | None:
-    with engine.begin() as conn:
-        return verify_token(conn, token)
+T = TypeVar("T")
 
 
-async def authenticate(request: web.Request, engine: Engine) -> Principal:
-    """The principal behind the request's bearer token; 401 when there is none or it is bad."""
+def _bearer(request: web.Request) -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -34,20 +34,41 @@ async def authenticate(request: web.Request, engine: Engine) -> Principal:
             text="send Authorization: Bearer <token> (create one with `sightline token create`)",
             headers={"WWW-Authenticate": 'Bearer realm="sightline"'},
         )
-    principal = await asyncio.to_thread(_verify, engine, token.strip())
+    return token.strip()
+
+
+def _check(conn: Connection, token: str, action: str) -> Principal:
+    principal = verify_token(conn, token)
     if principal is None:
         raise web.HTTPUnauthorized(
             text="the token is unknown or revoked",
             headers={"WWW-Authenticate": 'Bearer realm="sightline", error="invalid_token"'},
         )
-    return principal
-
-
-async def require(request: web.Request, engine: Engine, action: str) -> Principal:
-    """Authenticate and check that the principal may do ``action``; 403 otherwise."""
-    principal = await authenticate(request, engine)
     allowed = PERMISSIONS.get(action, frozenset())
     if principal.role not in allowed:
         needed = ", ".join(sorted(allowed))
         raise web.HTTPForbidden(text=f"role {principal.role!r} may not {action}; needs {needed}")
     return principal
+
+
+async def authorized(
+    request: web.Request, engine: Engine, action: str,
+    work: Callable[[Connection, Principal], T],
+) -> T:  # fmt: skip
+    """Check the request's token and ``action``, then run ``work(conn, principal)`` in the
+    same worker thread and transaction: one thread hop and one connection per request.
+
+    401 without a valid token, 403 when the role may not do ``action``.
+    """
+    token = _bearer(request)
+
+    def job() -> T:
+        with engine.begin() as conn:
+            return work(conn, _check(conn, token, action))
+
+    return await asyncio.to_thread(job)
+
+
+async def require(request: web.Request, engine: Engine, action: str) -> Principal:
+    """Authenticate and check that the principal may do ``action``; 401/403 otherwise."""
+    return await authorized(request, engine, action, lambda conn, principal: principal)

@@ -552,7 +552,11 @@ def _coverage_which(args: argparse.Namespace, settings: Settings) -> int:
     from store.coverage import cameras_seeing, latest_run
     from store.engine import make_engine
 
+    if (args.file is None) == (args.lon is None or args.lat is None):
+        raise ValueError("give either LON LAT or --file POINTS.csv")
     engine = make_engine(settings)
+    if args.file is not None:
+        return _coverage_which_file(args, engine)
     with engine.connect() as conn:
         run_id = args.run or latest_run(conn)
         if run_id is None:
@@ -566,6 +570,30 @@ def _coverage_which(args: argparse.Namespace, settings: Settings) -> int:
         or "no camera sees this point"
     )
     _emit(args, {"run_id": run_id, "cameras": found}, text)
+    return 0
+
+
+def _coverage_which_file(args: argparse.Namespace, engine: Any) -> int:
+    import numpy as np
+
+    from analysis.which_cameras import VisibleIndex
+    from importers.survey.points import read_points
+
+    lon, lat = read_points(args.file)
+    index = VisibleIndex.load(engine, args.run)
+    t = time.perf_counter()
+    found = index.lookup(np.asarray(lon), np.asarray(lat))
+    lookup_s = time.perf_counter() - t
+    if args.out:
+        found.to_csv(args.out, index=False, encoding="utf-8")
+    seen = int(found["point"].nunique())
+    summary = {"run_id": index.run_id, "points": len(lon), "points_seen": seen,
+               "load_s": round(index.load_s, 3), "lookup_s": round(lookup_s, 3)}  # fmt: skip
+    data = {**summary, "matches": found.to_dict(orient="records")}
+    text = (f"run {index.run_id}: {seen:,} of {len(lon):,} point(s) seen by a camera, "
+            f"{len(found):,} match(es); index loaded in {index.load_s:.2f} s, looked up in "
+            f"{lookup_s:.3f} s" + (f"; written to {args.out}" if args.out else ""))  # fmt: skip
+    _emit(args, summary if args.out and args.json else data, text)
     return 0
 
 
@@ -779,9 +807,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="report road coverage at this level instead")  # fmt: skip
     crp.add_argument("--csv", type=Path)
     crp.add_argument("--xlsx", type=Path)
-    cw = cmd(covs, "which-cameras", _coverage_which, "the cameras that see a point")
-    cw.add_argument("lon", type=float)
-    cw.add_argument("lat", type=float)
+    cw = cmd(covs, "which-cameras", _coverage_which,
+             "the cameras that see a point (LON LAT) or each point of --file")  # fmt: skip
+    cw.add_argument("lon", type=float, nargs="?")
+    cw.add_argument("lat", type=float, nargs="?")
+    cw.add_argument("--file", type=Path,
+                    help="CSV/XLSX of points (lon/lat, 经度/纬度 or x/y columns, WGS-84)")
+    cw.add_argument("--out", type=Path, help="with --file: write the matches to this CSV")
     cw.add_argument("--run", type=int, help="run id (default: the latest)")
 
     tok = sub.add_parser("token", help="API tokens", description="API tokens for scripts.")

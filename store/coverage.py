@@ -142,6 +142,29 @@ def latest_run(conn: Connection) -> int | None:
     return None if rid is None else int(rid)
 
 
+def visible_of_run(conn: Connection, run_id: int) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """A run's non-empty visible polygons (``camera_id`` = device id, ``level``) and the
+    positions of the stored cameras (``camera_id``, ``store_id``, ``name``), EPSG:4326."""
+    visible = gpd.read_postgis(
+        text("SELECT camera_ref AS camera_id, level, geom AS geometry FROM coverage_visible "
+             "WHERE run_id = :r AND NOT ST_IsEmpty(geom) ORDER BY id"),
+        conn, geom_col="geometry", crs=4326, params={"r": run_id},
+    )  # fmt: skip
+    cameras = gpd.read_postgis(
+        text("SELECT device_id AS camera_id, id AS store_id, name, geom AS geometry "
+             "FROM cameras ORDER BY id"),
+        conn, geom_col="geometry", crs=4326,
+    )  # fmt: skip
+    return visible, cameras
+
+
+def run_exists(conn: Connection, run_id: int) -> bool:
+    """Whether a finished run with this id exists."""
+    return bool(conn.execute(
+        text("SELECT 1 FROM coverage_runs WHERE id = :r AND status = 'done'"), {"r": run_id}
+    ).first())  # fmt: skip
+
+
 LEVEL_RANK = {"detect": 1, "observe": 2, "recognise": 3, "identify": 4}
 
 

@@ -314,3 +314,112 @@ def test_road_report_lists_the_longest_unseen_stretches(city: Engine, first_run:
     for g in rep["longest_unseen"]:  # a gap lies within its road
         assert 0 <= g["start_m"] < g["end_m"] <= road_len[g["road_id"]] * 1.001 + 0.01
     assert all(0 <= r["covered_pct"] <= 100 for r in rep["by_class"])
+
+
+def _batch_points(city: Engine, run_id: int, n_seen: int = 60, n_random: int = 60) -> np.ndarray:
+    """Points inside visible polygons (seen) and random points over the city (mostly not)."""
+    with city.connect() as conn:
+        seen = conn.execute(
+            text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM "
+                 "coverage_visible WHERE run_id=:r AND area_m2 > 20 ORDER BY id LIMIT :n) s"),
+            {"r": run_id, "n": n_seen},
+        ).all()  # fmt: skip
+        w, s, e, n = conn.execute(text(
+            "SELECT ST_XMin(x), ST_YMin(x), ST_XMax(x), ST_YMax(x) FROM "
+            "(SELECT ST_Extent(geom) x FROM coverage_levels WHERE run_id=:r) q"),
+            {"r": run_id}).one()  # fmt: skip
+    rng = np.random.default_rng(3)
+    rand = np.column_stack([rng.uniform(w, e, n_random), rng.uniform(s, n, n_random)])
+    return np.vstack([np.asarray(seen, dtype=float), rand])
+
+
+def _per_point_from_postgis(city: Engine, run_id: int, pts: np.ndarray) -> dict[int, list]:
+    from store.coverage import cameras_seeing
+
+    with city.connect() as conn:
+        return {i: cameras_seeing(conn, run_id, float(x), float(y)) for i, (x, y) in
+                enumerate(pts)}  # fmt: skip
+
+
+def _assert_matches_postgis(matches: list[dict], expected: dict[int, list]) -> None:
+    got: dict[int, list] = {}
+    for m in matches:
+        got.setdefault(int(m["point"]), []).append(m)
+    assert set(got) == {i for i, cams in expected.items() if cams}
+    for i, cams in got.items():
+        want = expected[i]
+        assert [(c["device_id"], c["dori_level"]) for c in cams] == [
+            (c["device_id"], c["dori_level"]) for c in want]  # fmt: skip
+        for c, w in zip(cams, want, strict=True):
+            assert c["distance_m"] == pytest.approx(w["distance_m"], abs=0.02)
+
+
+def test_which_cameras_batch_over_http_agrees_with_postgis(city: Engine, first_run: int) -> None:
+    """The in-memory batch (STRtree over the stored polygons) against one PostGIS ST_Covers
+    query per point."""
+    import asyncio
+    import io
+
+    import aiohttp
+    from aiohttp.test_utils import TestServer
+
+    from api.app import create_app
+    from settings import Settings
+    from store.tokens import create_token
+
+    pts = _batch_points(city, first_run)
+    expected = _per_point_from_postgis(city, first_run, pts)
+    assert 20 < sum(1 for v in expected.values() if v) < len(pts)  # seen and unseen points
+    with city.begin() as conn:
+        token = create_token(conn, "batch-viewer", user_name="v", role="viewer",
+                             jurisdiction_code=None)  # fmt: skip
+    auth = {"Authorization": f"Bearer {token}"}
+
+    async def go() -> list[tuple[int, dict]]:
+        async with TestServer(create_app(Settings(), city), host="127.0.0.1") as server:
+            url = server.make_url("/coverage/which-cameras")
+            async with aiohttp.ClientSession() as s:
+                out = []
+                for body, hdr in (
+                    ({"points": pts.tolist(), "run": first_run}, auth),
+                    ({"points": pts.tolist()}, {}),
+                    ({"points": [[7.42, 43.73], [7.42, "x"]]}, auth),
+                    ({"points": [[7.42, 95.0]]}, auth),
+                    ({"pts": []}, auth),
+                    ({"points": [[7.42, 43.73]] * 100_001}, auth),
+                ):
+                    raw = io.BytesIO(json.dumps(body).encode())  # big bodies as a stream
+                    hdr = {**hdr, "Content-Type": "application/json"}
+                    async with s.post(url, data=raw, headers=hdr) as resp:
+                        out.append((resp.status, await resp.json(content_type=None)))
+                return out
+
+    (ok, body), (unauth, _), (bad1, p1), (bad2, p2), (bad3, p3), (big, p4) = asyncio.run(go())
+    assert ok == 200 and body["run_id"] == first_run and body["points"] == len(pts)
+    _assert_matches_postgis(body["matches"], expected)
+    assert unauth == 401
+    assert bad1 == 400 and "points[1]" in p1["detail"]
+    assert bad2 == 400 and "point 0" in p2["detail"] and "95" in p2["detail"]
+    assert bad3 == 400 and '"points"' in p3["detail"]
+    assert big == 400 and "100,000" in p4["detail"]
+
+
+def test_which_cameras_cli_file(city: Engine, first_run: int, tmp_path: Path) -> None:
+    pts = _batch_points(city, first_run, n_seen=20, n_random=20)
+    src = tmp_path / "points.csv"
+    rows = "".join(f"{float(x)!r},{float(y)!r}\n" for x, y in pts)
+    src.write_text("lon,lat\n" + rows, encoding="utf-8")
+    out_csv = tmp_path / "matches.csv"
+    env = {"DATABASE_URL": city.url.render_as_string(False)}
+    out = run("coverage", "which-cameras", "--file", str(src), "--run", str(first_run), "--json",
+              env=env)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["points"] == len(pts) and data["run_id"] == first_run
+    _assert_matches_postgis(data["matches"], _per_point_from_postgis(city, first_run, pts))
+    out = run("coverage", "which-cameras", "--file", str(src), "--out", str(out_csv), env=env)
+    assert out.returncode == 0, out.stderr
+    assert out_csv.read_text(encoding="utf-8").splitlines()[0] == (
+        "point,device_id,camera_id,name,dori_level,distance_m")
+    both = run("coverage", "which-cameras", "7.4", "43.7", "--file", str(src), env=env)
+    assert both.returncode != 0 and "either LON LAT or --file" in both.stderr
