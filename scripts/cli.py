@@ -480,6 +480,28 @@ def _coverage_optics(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _phase_bar(width: int = 30) -> Callable[[str], None]:
+    """A progress bar on stderr for a coverage run's phases (weighted by their usual cost);
+    redrawn in place on a terminal, one line per phase otherwise."""
+    from analysis.coverage_run import PHASES
+
+    weights = dict(PHASES)
+    total = sum(weights.values())
+    start = time.perf_counter()
+    done = [0.0]
+    tty = sys.stderr.isatty()
+
+    def show(phase: str) -> None:
+        share = done[0] / total
+        filled = round(width * share)
+        line = (f"[{'#' * filled}{'.' * (width - filled)}] {100 * share:3.0f}%  {phase:<13}"
+                f" {time.perf_counter() - start:6.1f} s")  # fmt: skip
+        print(line, end="\r" if tty else "\n", file=sys.stderr, flush=True)
+        done[0] += weights.get(phase, 0.0)
+
+    return show
+
+
 def _coverage_run(args: argparse.Namespace, settings: Settings) -> int:
     from analysis.coverage_run import load_what_if, run_coverage
     from store import migrate
@@ -491,8 +513,10 @@ def _coverage_run(args: argparse.Namespace, settings: Settings) -> int:
     report = run_coverage(
         engine, what_if=what_if, target_height_m=args.target_height_m,
         unknown_azimuth=args.unknown_azimuth, workers=args.workers, save=not args.no_save,
-        progress=None if args.json else _progress,
+        progress=None if args.json else _phase_bar(),
     )  # fmt: skip
+    if not args.json:
+        print(f"[{'#' * 30}] 100%  done {report.timings_s['total']:10.1f} s", file=sys.stderr)
     data = report.as_dict()
     text = [f"coverage run {report.run_id or '(not saved)'} in {report.timings_s['total']:.1f}s "
             f"({report.crs})"]  # fmt: skip

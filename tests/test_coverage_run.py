@@ -423,3 +423,17 @@ def test_which_cameras_cli_file(city: Engine, first_run: int, tmp_path: Path) ->
         "point,device_id,camera_id,name,dori_level,distance_m")
     both = run("coverage", "which-cameras", "7.4", "43.7", "--file", str(src), env=env)
     assert both.returncode != 0 and "either LON LAT or --file" in both.stderr
+
+
+def test_coverage_run_cli_shows_a_progress_bar(city: Engine, first_run: int) -> None:
+    from analysis.coverage_run import PHASES
+
+    out = run("coverage", "run", "--no-save",
+              env={"DATABASE_URL": city.url.render_as_string(False)})  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    lines = [ln for ln in out.stderr.splitlines() if ln.startswith("[")]
+    shown = [ln.split("%", 1)[1].split()[0] for ln in lines]
+    assert shown == [name for name, _ in PHASES if name != "write"] + ["done"]
+    pct = [int(ln.split("]", 1)[1].split("%")[0]) for ln in lines]
+    assert pct == sorted(pct) and pct[0] == 0 and pct[-1] == 100
+    assert "coverage run (not saved)" in out.stdout
