@@ -10,7 +10,10 @@ the median of every phase, its share of the run and its ratio to the run's own I
 the results back, which no faster computation can remove).
 
     .venv/bin/python benchmarks/coverage_city100k.py [--cameras 100000] [--buildings 200000]
-        [--repeat 1] [--seed 1] [--workers 2]
+        [--repeat 1] [--seed 1] [--workers 2] [--requests 500] [--batch 100000]
+
+After the run it measures which-cameras through the HTTP API on the stored results
+(``benchmarks/which_http.py``: one point per GET, p95 target < 5 ms; a 100k-point batch).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from pyproj import Transformer
 from sqlalchemy import Engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import which_http  # noqa: E402
 from import_csv import machine_info  # noqa: E402 - sibling benchmarks
 from occlusion import CITY_M, synthetic_city  # noqa: E402
 from roads import street_grid  # noqa: E402
@@ -276,6 +280,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="timed coverage runs")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2, help="run_coverage workers")
+    parser.add_argument("--requests", type=int, default=500,
+                        help="which-cameras HTTP requests after the run (0: skip)")
+    parser.add_argument("--batch", type=int, default=100_000,
+                        help="points in the which-cameras batch after the run")
     args = parser.parse_args(argv)
     if args.cameras < 1 or args.buildings < 1 or args.repeat < 1 or args.workers < 1:
         parser.error("--cameras, --buildings, --repeat and --workers must be positive")
@@ -345,6 +353,18 @@ def main(argv: list[str] | None = None) -> int:
             f"target: total <= {TARGET_SECONDS:.0f} s for 100k cameras / 200k buildings: "
             f"{total:.2f} s, {verdict}{scale}"
         )
+        if args.requests > 0:
+            print()
+            print(f"which-cameras on this store ({n_vis:,} visible polygons), API server in its "
+                  f"own process, sequential client, {args.requests} points (half seen):")
+            rows = which_http.measure(cluster.url(), args.requests, args.batch)
+            which_http.print_rows(rows)
+            get_p95 = rows[0][2]
+            batch_lookup = rows[5][1]
+            print(f"target: GET p95 < 5 ms: {get_p95:.2f} ms, "
+                  f"{'met' if get_p95 < 5 else 'MISSED'}; batch of {args.batch:,} < 0.3 s "
+                  f"(in-memory lookup): {batch_lookup:.2f} s, "
+                  f"{'met' if batch_lookup < 0.3 else 'MISSED'}")  # fmt: skip
         print(f"load average at the start {' '.join(f'{x:.1f}' for x in load_start)}")
         for line in machine_info(engine):
             print(line)
