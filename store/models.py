@@ -502,3 +502,68 @@ class CameraHealthEvent(Base):
     status: Mapped[str] = mapped_column(String(16))
     previous_status: Mapped[str | None] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+PROPOSAL_STATUSES = ("proposed", "partly_accepted", "accepted")
+
+
+class PlacementProposal(Base):
+    """A placement proposal: best new camera sites for a budget, with its bound and gap."""
+
+    __tablename__ = "placement_proposals"
+    __table_args__ = (CheckConstraint(_in("status", PROPOSAL_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    coverage_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("coverage_runs.id", ondelete="SET NULL")
+    )
+    jurisdiction_code: Mapped[str | None] = mapped_column(String(32))
+    budget: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(16))
+    solver_status: Mapped[str] = mapped_column(String(16))
+    gap: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), server_default="proposed")
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    results: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+
+
+class PlacementSite(Base):
+    """One proposed camera: site, azimuth (true north), lens, what it adds, its visible area."""
+
+    __tablename__ = "placement_sites"
+    __table_args__ = (
+        CheckConstraint("azimuth_deg >= 0 AND azimuth_deg < 360", name="azimuth_range"),
+        CheckConstraint(_geom_ok(), name="geom_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(
+        ForeignKey("placement_proposals.id", ondelete="CASCADE"), index=True
+    )
+    rank: Mapped[int] = mapped_column(Integer)  # 1 = the pick that adds most (greedy order)
+    config_id: Mapped[str] = mapped_column(Text)
+    site_kind: Mapped[str] = mapped_column(String(16))
+    source_id: Mapped[str | None] = mapped_column(Text)  # existing camera's device id
+    jurisdiction_code: Mapped[str | None] = mapped_column(String(32))
+    mount_height_m: Mapped[float] = mapped_column(Float)
+    azimuth_deg: Mapped[float] = mapped_column(Float)
+    tilt_deg: Mapped[float] = mapped_column(Float)
+    lens_model: Mapped[str] = mapped_column(Text)
+    sensor_width_mm: Mapped[float] = mapped_column(Float)
+    sensor_height_mm: Mapped[float] = mapped_column(Float)
+    focal_length_mm: Mapped[float] = mapped_column(Float)
+    hfov_deg: Mapped[float] = mapped_column(Float)
+    resolution_w_px: Mapped[int] = mapped_column(Integer)
+    resolution_h_px: Mapped[int] = mapped_column(Integer)
+    gain_weight: Mapped[float] = mapped_column(Float)  # objective weight this pick adds
+    gain_m2: Mapped[float] = mapped_column(Float)  # blind area at the required level it adds
+    gain_road_m: Mapped[float] = mapped_column(Float)
+    gain_entries: Mapped[int] = mapped_column(Integer)
+    accepted_camera_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cameras.id", ondelete="SET NULL")
+    )
+    geom: Mapped[Any] = mapped_column(_geom("POINT"))
+    view_geom: Mapped[Any] = mapped_column(_geom("MULTIPOLYGON"))  # visible area, loosest level
