@@ -110,7 +110,7 @@ def measure(url: str, n_requests: int = 500, n_batch: int = 100_000,
                                  role="viewer", jurisdiction_code=None)  # fmt: skip
         pts = sample_points(engine, run_id, n_requests)
         batch = sample_points(engine, run_id, n_batch, seed=2)
-        env = {**os.environ, "DATABASE_URL": url, "SIGHTLINE_LOG_LEVEL": "warning"}
+        env = {**os.environ, "DATABASE_URL": url, "SIGHTLINE_LOG_LEVEL": "WARNING"}
         server = subprocess.Popen(
             [str(ROOT / ".venv/bin/sightline"), "api", "--host", "127.0.0.1", "--port", str(port)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,

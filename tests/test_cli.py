@@ -67,6 +67,15 @@ def test_unknown_setting_is_a_one_line_error(tmp_path: Path) -> None:
     assert "SIGHTLINE_PG_DIRR" in out.stderr
 
 
+def test_log_level_any_case_and_a_bad_one_named() -> None:
+    from settings import load_settings
+
+    assert load_settings(log_level="warning").log_level == "WARNING"
+    out = run("db", "status", env={"SIGHTLINE_LOG_LEVEL": "loud"})
+    assert out.returncode == 1
+    assert "log_level" in out.stderr and "'loud'" in out.stderr and "WARNING" in out.stderr
+
+
 def test_unreachable_database_url_is_a_one_line_error() -> None:
     port = free_port()
     out = run("db", "migrate", env={"DATABASE_URL": f"postgresql://u:pw@127.0.0.1:{port}/x"})
