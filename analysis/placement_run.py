@@ -75,9 +75,14 @@ def _site_records(sites: gpd.GeoDataFrame) -> list[dict[str, Any]]:
     out = []
     for i, rec in enumerate(sites[[c for c in cols if c in sites.columns]].to_dict("records")):
         g = sites.geometry.iloc[i]
-        rec = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in rec.items()}
+        rec = {k: (None if _missing(v) else v.item() if isinstance(v, np.generic) else v)
+               for k, v in rec.items()}  # fmt: skip
         out.append({**rec, "lon": round(g.x, 7), "lat": round(g.y, 7)})
     return out
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
 
 
 def _step(report: ProposalReport, name: str, progress: Progress | None,

@@ -652,6 +652,87 @@ def _placement_solve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _placement_propose(args: argparse.Namespace, settings: Settings) -> int:
+    from analysis.placement_run import curve_html, curve_svg, propose
+    from store import migrate
+    from store.engine import make_engine
+
+    engine = make_engine(settings)
+    migrate.upgrade(engine)
+    budgets = {}
+    for item in args.budget or []:
+        code, _, n = item.partition("=")
+        if not n.isdigit():
+            raise ValueError(f"--budget {item!r}: expected CODE=N, e.g. 990101=4")
+        budgets[code] = int(n)
+    report = propose(
+        engine, cameras=args.cameras, jurisdiction=args.jurisdiction, budgets=budgets,
+        method=args.method, time_limit_s=args.time_limit, road_level=args.road_level,
+        road_weight_per_m=args.road_weight, entry_weight=args.entry_weight, seed=args.seed,
+        rerun_coverage=args.rerun_coverage, workers=args.workers, save=not args.no_save,
+        progress=None if args.json else _progress,
+    )  # fmt: skip
+    if args.plot:
+        title = f"Proposal {report.proposal_id or '(not saved)'}: coverage vs new cameras"
+        body = (curve_html(report) if args.plot.suffix.lower() in (".html", ".htm")
+                else curve_svg(report.curve, title=title, budget=args.cameras))  # fmt: skip
+        args.plot.write_text(body, encoding="utf-8")
+    f, s = report.figures, report.solver
+    text = [
+        f"proposal {report.proposal_id or '(not saved)'} from coverage run "
+        f"{report.coverage_run_id}: {f['cameras']} new camera(s) in "
+        f"{report.timings_s['total']:.1f}s ({report.sizes['configs']:,} configurations at "
+        f"{report.sizes['sites']:,} sites x {report.sizes['demand_points']:,} demand points)",
+        f"  blind area gained: {f['gained_m2']:,.0f} of {f['blind_m2']:,.0f} m2 "
+        f"({f['gained_pct_of_blind']} %)"
+        + "".join(f"; {lv} {v['gained_m2']:,.0f}/{v['blind_m2']:,.0f}"
+                  for lv, v in f["by_level"].items()),
+        f"  roads ({f['road_level']}): {f['gained_road_km']} of {f['unseen_road_km']} unseen km; "
+        f"entry roads without checkpoint seen: {f['entry_roads_closed']} of "
+        f"{f['entry_roads_open']}",
+        f"  {s['method']}: {s['status']}, weight {s['covered_weight']:,.0f}, proven bound "
+        f"{s['lp_bound']:,.0f} ({s['bound_source']}), gap {100 * s['gap']:.2f} %",
+    ]  # fmt: skip
+    for r in report.as_dict()["sites"]:
+        text.append(f"  #{r['rank']:<2} {r['site_kind']:<8} {r['lat']:.6f},{r['lon']:.6f} "
+                    f"az {r['azimuth_deg']:5.1f} tilt {r['tilt_deg']:4.1f} "
+                    f"h {r['mount_height_m']:4.1f} m "
+                    f"{r['focal_length_mm']:g} mm (HFOV {r['hfov_deg']:.0f}) "
+                    f"+{r['gain_m2']:,.0f} m2")  # fmt: skip
+    text += [f"  assumption: {a}" for a in report.assumptions]
+    _emit(args, report.as_dict(), "\n".join(text))
+    return 0
+
+
+def _placement_list(args: argparse.Namespace, settings: Settings) -> int:
+    from store.engine import make_engine
+    from store.placement import list_proposals
+
+    with make_engine(settings).connect() as conn:
+        rows = list_proposals(conn)
+    text = "\n".join(
+        f"{r['id']:>4} {r['created_at']:%Y-%m-%d %H:%M} run {r['coverage_run_id']} "
+        f"{r['jurisdiction_code'] or 'city'} p={r['budget']} {r['method']} {r['solver_status']} "
+        f"gap {100 * r['gap']:.1f} % +{(r['figures'] or {}).get('gained_m2', 0):,.0f} m2 "
+        f"{r['status']} ({r['accepted']}/{r['sites']} accepted)"
+        for r in rows
+    ) or "no placement proposals yet: `sightline placement propose --cameras N`"
+    _emit(args, {"proposals": rows}, text)
+    return 0
+
+
+def _placement_accept(args: argparse.Namespace, settings: Settings) -> int:
+    from analysis.placement_run import accept
+    from store.engine import make_engine
+
+    added = accept(make_engine(settings), args.proposal_id, args.sites)
+    text = "\n".join(f"rank {a['rank']}: camera {a['camera_id']} {a['device_id']}" for a in added)
+    if added:
+        text += f"\nproposal {args.proposal_id}: {added[0]['proposal_status']}"
+    _emit(args, {"proposal_id": args.proposal_id, "cameras": added}, text)
+    return 0
+
+
 # -- serve ------------------------------------------------------------------------------
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import threading
@@ -672,7 +753,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         _check_listen(host, settings.api_port)
     engine = make_engine(settings)
     migrate.upgrade(engine)
-    app = create_app(settings, map_frames(engine))
+    app = create_app(settings, map_frames(engine), engine)
     print(f"Sightline console: http://{host}:{port}/", flush=True)
     if args.no_api:
         if not args.no_gateway:
@@ -889,6 +970,33 @@ def build_parser() -> argparse.ArgumentParser:
                     help="CSV demand_id,weight for a CSV instance (default weight 1)")  # fmt: skip
     ps.add_argument("--fixed", nargs="+", metavar="ID", help="candidates kept (use no budget)")
     ps.add_argument("--forbid", nargs="+", metavar="ID", help="candidates never chosen")
+    pp = cmd(pls, "propose", _placement_propose, "best new camera sites for the blind spots of "
+             "the latest coverage run, stored as a proposal")  # fmt: skip
+    pp.add_argument("--cameras", type=int, default=10, metavar="N", help="budget (default 10)")
+    pp.add_argument("--jurisdiction", metavar="CODE", help="plan inside this jurisdiction only")
+    pp.add_argument("--budget", action="append", metavar="CODE=N",
+                    help="most new cameras in a jurisdiction (repeatable)")  # fmt: skip
+    pp.add_argument("--method", choices=("greedy", "ilp"), default="greedy")
+    pp.add_argument("--time-limit", type=float, default=10.0, metavar="S",
+                    help="ILP time limit in seconds (default 10)")  # fmt: skip
+    pp.add_argument("--road-level", choices=("detect", "observe", "recognise", "identify"),
+                    default="detect", help="DORI level roads need (default detect)")  # fmt: skip
+    pp.add_argument("--road-weight", type=float, default=0.0, metavar="W",
+                    help="weight of a metre of unseen road (default 0: reported only)")
+    pp.add_argument("--entry-weight", type=float, default=0.0, metavar="W",
+                    help="weight of an entry road without checkpoint (default 0: reported)")
+    pp.add_argument("--seed", type=int, default=0, help="demand sampling seed (default 0)")
+    pp.add_argument("--rerun-coverage", action="store_true",
+                    help="compute a fresh coverage run first")  # fmt: skip
+    pp.add_argument("--workers", type=int, default=2, help="processes (default 2)")
+    pp.add_argument("--plot", type=Path, metavar="FILE.svg|.html",
+                    help="write the coverage-vs-cameras curve")  # fmt: skip
+    pp.add_argument("--no-save", action="store_true", help="compute and report, store nothing")
+    cmd(pls, "list", _placement_list, "stored placement proposals, newest first")
+    pa = cmd(pls, "accept", _placement_accept, "insert a proposal's cameras into the inventory")
+    pa.add_argument("proposal_id", type=int)
+    pa.add_argument("--sites", type=int, nargs="+", metavar="RANK",
+                    help="only these ranks (default: all)")  # fmt: skip
 
     ap = cmd(sub, "api", _api, "serve the HTTP API only", json_flag=False)
     ap.add_argument("--host", help="listen address (default: setting host)")
