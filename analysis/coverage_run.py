@@ -23,7 +23,7 @@ import shapely
 from sqlalchemy import Engine
 
 from gis import coverage as gcov
-from gis import fov, occlusion, roads
+from gis import fov, occlusion, reproject, roads
 from gis.crs import metric_crs_for, true_to_grid_azimuth_deg
 from store import coverage as store_cov
 from store import load as store_load
@@ -283,7 +283,8 @@ def run_coverage(
 
 
 def _to_wgs(geoms: Any, crs: Any) -> np.ndarray:
-    return gpd.GeoSeries(np.asarray(geoms, dtype=object), crs=crs).to_crs(4326).to_numpy()
+    """Metric geometries as EPSG:4326 (a polynomial fit checked against PROJ to 1 mm)."""
+    return reproject.to_lonlat(geoms, crs, tolerance_m=0.001)[0]
 
 
 def _write(engine: Engine, report: RunReport, cams_m: gpd.GeoDataFrame,
