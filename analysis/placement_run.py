@@ -410,7 +410,8 @@ def _codes_at(jur: gpd.GeoDataFrame, pts: np.ndarray) -> np.ndarray:
 
 def accept(engine: Engine, proposal_id: int, ranks: Sequence[int] | None = None
            ) -> list[dict[str, Any]]:
-    """Insert a proposal's sites (all, or those of ``ranks``) as cameras, in one transaction.
+    """Insert a proposal's sites (those of ``ranks``, or all not accepted yet) as cameras, in
+    one transaction.
 
     Each camera gets a GB/T 28181 id: the 8-digit centre code of the deepest jurisdiction
     covering the site (a 6-digit division code + "00" where the jurisdiction code is not 8
@@ -437,6 +438,11 @@ def accept(engine: Engine, proposal_id: int, ranks: Sequence[int] | None = None
                 raise store_pl.ProposalError(f"proposal {proposal_id} has no site of rank "
                                              f"{missing}; ranks 1..{len(sites)}")  # fmt: skip
             sites = sites[sites["rank"].isin(list(ranks))]
+        else:  # all sites not accepted yet
+            sites = sites[sites["accepted_camera_id"].isna()]
+            if len(sites) == 0:
+                raise store_pl.ProposalError(f"proposal {proposal_id}: every site is already "
+                                             "accepted")  # fmt: skip
         done = sites[sites["accepted_camera_id"].notna()]
         if len(done):
             raise store_pl.ProposalError(
