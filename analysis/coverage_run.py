@@ -341,6 +341,9 @@ def _write(engine: Engine, report: RunReport, cams_m: gpd.GeoDataFrame,
                 "covered_pct": road_cov["covered_pct"].to_numpy(dtype=float),
                 "gaps_m": [_gaps(r) for r in road_cov["uncovered_intervals"]],
             })  # fmt: skip
+        # fresh statistics for the planner: with the stale ones of an emptier table a
+        # which-cameras join of many points can fall back to scanning every polygon
+        store_cov.analyze_results(conn)
         results = dict(report.totals)
         results["assumptions"] = report.assumptions
         store_cov.finish_run(conn, run_id, report.timings_s, results)

@@ -104,6 +104,7 @@ def measure(url: str, n_requests: int = 500, n_batch: int = 100_000,
     server = None
     try:
         with engine.begin() as conn:
+            conn.execute(text("ANALYZE coverage_visible"))
             run_id = latest_run(conn)
             assert run_id is not None, "no coverage run in this store"
             token = create_token(conn, f"bench-{time.time_ns()}", user_name="bench",

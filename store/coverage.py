@@ -134,6 +134,11 @@ def _polygon_parts(geoms: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np
     return parts2[keep], np.asarray(owner)[i[i2]][keep]
 
 
+def analyze_results(conn: Connection) -> None:
+    """ANALYZE the large result tables (planner statistics), in the caller's transaction."""
+    conn.execute(text("ANALYZE coverage_visible, road_coverage"))
+
+
 def latest_run(conn: Connection) -> int | None:
     """The newest finished run's id."""
     rid = conn.execute(
