@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dash
 from geopandas import GeoDataFrame
+from sqlalchemy import Engine
 
 from pages import map as map_page
 from settings import Settings
@@ -14,7 +15,9 @@ from settings import Settings
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 
 
-def create_app(settings: Settings, frames: Mapping[str, GeoDataFrame]) -> dash.Dash:
+def create_app(
+    settings: Settings, frames: Mapping[str, GeoDataFrame], engine: Engine | None = None
+) -> dash.Dash:
     """Build the console app. Everything (JS, CSS, data) is served by the app itself.
 
     Parameters
@@ -24,6 +27,9 @@ def create_app(settings: Settings, frames: Mapping[str, GeoDataFrame]) -> dash.D
     frames
         Map frames keyed by ``pages.map.FRAME_KEYS`` (EPSG:4326), e.g.
         ``store.queries.map_frames(engine)``.
+    engine
+        The store, for live camera health (colours, legend, fault list refresh while the page
+        is open). None: a static page.
 
     Returns
     -------
@@ -40,5 +46,7 @@ def create_app(settings: Settings, frames: Mapping[str, GeoDataFrame]) -> dash.D
         external_scripts=[],
         external_stylesheets=[],
     )
-    app.layout = map_page.layout(settings, frames)
+    cursor = map_page.health_cursor(engine) if engine is not None else None
+    app.layout = map_page.layout(settings, frames, health_cursor=cursor)
+    map_page.register(app, settings, engine)
     return app

@@ -32,6 +32,16 @@
         return colors[props[hideout.colorBy]] || hideout.defaultColor || "#888888";
     }
 
+    /* Live values (e.g. camera status from the health poll, pages/map.py) override the
+       feature's own: hideout.live maps props[hideout.liveKey] -> value of hideout.colorBy. */
+    function liveProps(hideout, props) {
+        var live = hideout.live && hideout.live[props[hideout.liveKey]];
+        if (live === undefined) { return props; }
+        var out = Object.assign({}, props);
+        out[hideout.colorBy] = live;
+        return out;
+    }
+
     function escapeHtml(text) {
         return String(text).replace(/[&<>"']/g, function (c) {
             return {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;"}[c];
@@ -50,7 +60,7 @@
         /* pointToLayer: SVG circle, fill by hideout.colorBy, outline by hideout.styleBy. */
         circleMarker: function (feature, latlng, context) {
             var h = hideoutOf(context);
-            var props = feature.properties || {};
+            var props = liveProps(h, feature.properties || {});
             var options = Object.assign({}, h.base || {}, (h.styles || {})[props[h.styleBy]] || {});
             options.fillColor = colorOf(h, props);
             options.className = classes(h, props);
@@ -61,7 +71,7 @@
         /* pointToLayer: CSS div icon (square/diamond by className), fill by hideout.colorBy. */
         divMarker: function (feature, latlng, context) {
             var h = hideoutOf(context);
-            var props = feature.properties || {};
+            var props = liveProps(h, feature.properties || {});
             var size = h.size || 12;
             var icon = L.divIcon({
                 className: classes(h, props),

@@ -7,6 +7,9 @@ Routes (each needs ``?exp=&sub=&sig=`` from :func:`store.access.sign`):
 - ``GET /streams/{id}/hls/index.m3u8`` (+ ``init-{gen}.mp4``, ``{seq}.m4s``): HLS, fMP4.
 - ``GET /streams/{id}/snapshot.jpg``: the latest keyframe as a JPEG.
 
+``GET /health/faults`` (signed for :data:`store.access.FAULTS_RESOURCE`): the cameras the last
+probe did not find online, longest-standing first, and cameras per status (JSON).
+
 ``GET /stats`` reports pulls and viewers (no addresses). Upstream pulls are shared per camera
 and stop ``stream_idle_grace_s`` after their last viewer leaves.
 """
@@ -47,9 +50,12 @@ class _Cached:
 class Hub:
     """The registry of upstream pulls, camera lookups and the idle reaper."""
 
-    def __init__(self, settings: Settings, engine: Engine) -> None:
+    def __init__(
+        self, settings: Settings, engine: Engine, probe_only: list[str] | None = None
+    ) -> None:
         self.settings = settings
         self.engine = engine
+        self.probe_only = probe_only
         self.key = access.signing_key(settings)
         self.credentials = credentials.load(settings)
         self.upstreams: dict[str, Upstream] = {}
@@ -173,7 +179,7 @@ class Hub:
 
                 def todo() -> list[health.CameraStream]:
                     with self.engine.connect() as conn:
-                        return health.cameras_to_probe(conn)
+                        return health.cameras_to_probe(conn, self.probe_only)
 
                 cams = await asyncio.to_thread(todo)
                 results = await self.probe(cams)
@@ -331,14 +337,54 @@ async def hls_file(request: web.Request) -> web.StreamResponse:
     raise web.HTTPNotFound(text=f"segment {seq} is gone", headers=CORS)
 
 
+def _json_default(value: object) -> str:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+async def health_faults(request: web.Request) -> web.StreamResponse:
+    """The fault list: ``{"faults": [...], "not_online": n, "counts": {status: n}}``."""
+    hub = request.app[HUB]
+    try:
+        access.verify(hub.key, access.FAULTS_RESOURCE, request.query)
+    except access.StreamAccessError as exc:
+        raise web.HTTPForbidden(text=str(exc), headers=CORS) from exc
+    try:
+        limit = int(request.query.get("limit", "500"))
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text="limit must be an integer", headers=CORS) from exc
+
+    def read() -> dict[str, Any]:
+        with hub.engine.connect() as conn:
+            counts = health.status_counts(conn)
+            return {
+                "faults": health.faults(conn, max(0, limit)),
+                "not_online": sum(n for s, n in counts.items() if s != "online"),
+                "counts": health.camera_status_counts(conn),
+            }
+
+    body = await asyncio.to_thread(read)
+    return web.Response(
+        text=json.dumps(body, default=_json_default), content_type="application/json",
+        headers={**CORS, "Cache-Control": "no-store"},
+    )  # fmt: skip
+
+
 async def stats(request: web.Request) -> web.StreamResponse:
     return web.json_response(request.app[HUB].stats())
 
 
-def create_app(settings: Settings, engine: Engine, *, prober: bool = True) -> web.Application:
-    """The gateway application. ``prober``: run the periodic health probe in the background."""
+def create_app(
+    settings: Settings, engine: Engine, *, prober: bool = True, probe_only: list[str] | None = None
+) -> web.Application:
+    """The gateway application.
+
+    ``prober``: run the periodic health probe in the background; ``probe_only``: probe just
+    these cameras (device ids; None: every camera with a stream).
+    """
     app = web.Application()
-    app[HUB] = Hub(settings, engine)
+    app[HUB] = Hub(settings, engine, probe_only)
 
     async def background(app: web.Application) -> AsyncIterator[None]:
         hub = app[HUB]
@@ -359,5 +405,6 @@ def create_app(settings: Settings, engine: Engine, *, prober: bool = True) -> we
     app.router.add_get(f"/streams/{CAMERA_ID}/hls/index.m3u8", hls_playlist)
     app.router.add_get(f"/streams/{CAMERA_ID}/hls/{{name:(init-[0-9]+\\.mp4|[0-9]+\\.m4s)}}",
                        hls_file)  # fmt: skip
+    app.router.add_get("/health/faults", health_faults)
     app.router.add_get("/stats", stats)
     return app

@@ -82,6 +82,8 @@ def build(
         "className": MARKER_CLASS,
         "clusterClassName": CLUSTER_CLASS,
         "colorBy": "status",
+        # pages/map.py puts live statuses from the health poll in hideout["live"] by device id.
+        "liveKey": "device_id",
         "colors": STATUS_COLORS,
         "defaultColor": STATUS_COLORS["unknown"],
         "styleBy": "kind",

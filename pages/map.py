@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import dash_leaflet as dl
+import flask
 import numpy as np
-from dash import Input, Output, callback, html
+from dash import Dash, Input, Output, State, dcc, html, no_update
 from dash.development.base_component import Component
+from dash.exceptions import PreventUpdate
 from geopandas import GeoDataFrame
+from sqlalchemy import Engine
 
 from layers import (
     alarm_points,
@@ -20,8 +23,8 @@ from layers import (
     key_areas,
     roads,
 )
-from settings import Settings, load_settings
-from store import access
+from settings import Settings
+from store import access, health
 
 MAP_ID = "map"
 FRAME_KEYS = (
@@ -63,8 +66,7 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _legend(cams: GeoDataFrame) -> html.Div:
-    counts = cams["status"].value_counts() if "status" in cams.columns else {}
+def _legend_rows(counts: Mapping[str, int]) -> list[Component]:
     rows = [
         html.Div(
             [
@@ -75,22 +77,30 @@ def _legend(cams: GeoDataFrame) -> html.Div:
         )
         for status, color in cameras.STATUS_COLORS.items()
     ]
-    return html.Div(
-        [html.Div("Camera status", className="sl-legend-title"), *rows],
-        id="legend",
-        className="sl-legend",
-    )
+    return [html.Div("Camera status", className="sl-legend-title"), *rows]
 
 
-def layout(settings: Settings, frames: Mapping[str, GeoDataFrame]) -> Component:
+def _legend(cams: GeoDataFrame) -> html.Div:
+    counts = cams["status"].value_counts() if "status" in cams.columns else {}
+    return html.Div(_legend_rows(counts), id="legend", className="sl-legend")
+
+
+def layout(
+    settings: Settings, frames: Mapping[str, GeoDataFrame], *, health_cursor: int | None = None
+) -> Component:
     """The console page.
 
     Parameters
     ----------
     settings
-        Basemap settings are used (``basemap_url``, ``basemap_attribution``).
+        Basemap settings are used (``basemap_url``, ``basemap_attribution``), and
+        ``health_interval_s`` for the refresh of camera status.
     frames
         GeoDataFrames (EPSG:4326) keyed by ``FRAME_KEYS``; any may be empty.
+    health_cursor
+        The newest camera status change (:func:`store.health.last_event_id`) the frames
+        reflect; the page then polls for later changes (colours, legend, fault list). None: a
+        static page.
 
     Returns
     -------
@@ -163,6 +173,7 @@ def layout(settings: Settings, frames: Mapping[str, GeoDataFrame]) -> Component:
                 [the_map, _legend(frames["cameras"]), html.Div(id=VIDEO_PANEL_ID)],
                 className="sl-map-wrap",
             ),
+            *([] if health_cursor is None else _live_health(settings, health_cursor)),
         ],
         className="sl-page",
     )
@@ -170,6 +181,21 @@ def layout(settings: Settings, frames: Mapping[str, GeoDataFrame]) -> Component:
 
 # -- click-to-video: a camera's live stream through the gateway (assets/player.js plays it) ------
 VIDEO_PANEL_ID = "video-panel"
+
+
+def gateway_base(settings: Settings) -> str:
+    """The gateway's base URL as this browser reaches it.
+
+    ``gateway_url`` when set; else the host the browser used for the console (so a console
+    opened from another machine is not sent to 127.0.0.1) on ``gateway_port``.
+    """
+    if settings.gateway_url:
+        return settings.gateway_url.rstrip("/")
+    host = settings.host
+    if flask.has_request_context():
+        host = flask.request.host  # "name:port" or "[v6]:port"
+        host = host[: host.index("]") + 1] if host.startswith("[") else host.split(":")[0]
+    return f"http://{host}:{settings.gateway_port}"
 
 
 def video_panel(settings: Settings, feature: Mapping[str, object] | None) -> list[Component]:
@@ -181,8 +207,7 @@ def video_panel(settings: Settings, feature: Mapping[str, object] | None) -> lis
     key = access.signing_key(settings)
     q = access.sign(key, str(device_id), "console", settings.stream_url_ttl_s)
     query = "?" + "&".join(f"{k}={v}" for k, v in q.items())
-    base = (settings.gateway_url or f"http://{settings.host}:{settings.gateway_port}").rstrip("/")
-    stream = f"{base}/streams/{device_id}"
+    stream = f"{gateway_base(settings)}/streams/{device_id}"
     return [
         html.Div(f"{props.get('name') or ''} · {device_id}", className="sl-video-title"),
         html.Video(
@@ -199,10 +224,111 @@ def video_panel(settings: Settings, feature: Mapping[str, object] | None) -> lis
     ]
 
 
-@callback(
-    Output(VIDEO_PANEL_ID, "children"),
-    Input(cameras.LAYER_ID, "clickData"),
-    prevent_initial_call=True,
-)
-def _open_video(feature: Mapping[str, object] | None) -> list[Component]:
-    return video_panel(load_settings(), feature)
+# -- live camera health: colours, legend and fault list follow the prober without a restart ----
+HEALTH_POLL_ID = "health-poll"
+HEALTH_STATE_ID = "health-state"
+HEALTH_CHANGES_ID = "health-changes"
+FAULT_LIST_ID = "fault-list"
+FAULT_LIST_ROWS = 20
+HEALTH_POLL_MAX_S = 5.0
+
+
+def health_cursor(engine: Engine) -> int:
+    """The newest camera status change now (read after the map frames: the page polls from it)."""
+    with engine.connect() as conn:
+        return health.last_event_id(conn)
+
+
+def _live_health(settings: Settings, cursor: int) -> list[Component]:
+    every_s = min(HEALTH_POLL_MAX_S, settings.health_interval_s)
+    return [
+        html.Div(id=FAULT_LIST_ID, className="sl-faults"),
+        dcc.Interval(id=HEALTH_POLL_ID, interval=int(every_s * 1000)),
+        dcc.Store(id=HEALTH_STATE_ID, data={"cursor": cursor, "filled": False}),
+        dcc.Store(id=HEALTH_CHANGES_ID, data={}),
+    ]
+
+
+def fault_list(rows: list[dict[str, object]], not_online: int) -> list[Component]:
+    """The fault list panel: cameras not online, longest-standing first, with since-when."""
+    items = [
+        html.Li(
+            [
+                html.Span(str(r["status"]), className=f"sl-fault-status sl-status-{r['status']}"),
+                f" {r['name'] or ''} · {r['device_id']}",
+                f" · since {r['since']:%Y-%m-%d %H:%M}" if r.get("since") else "",
+                html.Span(f" {r['reason'] or ''}", className="sl-fault-reason"),
+            ],
+            className="sl-fault",
+            **{"data-device": str(r["device_id"]), "data-status": str(r["status"])},
+        )
+        for r in rows
+    ]
+    more = not_online - len(rows)
+    return [
+        html.Div(f"Not online ({not_online})", className="sl-faults-title"),
+        html.Ul(items),
+        *([html.Div(f"… and {more} more (sightline camera faults)")] if more > 0 else []),
+    ]
+
+
+def register(app: Dash, settings: Settings, engine: Engine | None = None) -> None:
+    """Attach the page's callbacks to ``app`` (with these settings; the health refresh only
+    with an ``engine``)."""
+
+    @app.callback(
+        Output(VIDEO_PANEL_ID, "children"),
+        Input(cameras.LAYER_ID, "clickData"),
+        prevent_initial_call=True,
+    )
+    def _open_video(feature: Mapping[str, object] | None) -> list[Component]:
+        panel = video_panel(settings, feature)
+        if not panel:
+            raise PreventUpdate  # a cluster was clicked (it zooms in): keep the panel
+        return panel
+
+    if engine is None:
+        return
+
+    @app.callback(
+        Output(HEALTH_CHANGES_ID, "data"),
+        Output(HEALTH_STATE_ID, "data"),
+        Output(FAULT_LIST_ID, "children"),
+        Output("legend", "children"),
+        Input(HEALTH_POLL_ID, "n_intervals"),
+        State(HEALTH_STATE_ID, "data"),
+    )
+    def _poll_health(
+        _n: int | None, state: dict[str, object]
+    ) -> tuple[object, dict[str, object], object, object]:
+        cursor = int(state.get("cursor") or 0)  # type: ignore[call-overload]
+        with engine.connect() as conn:
+            # Nothing new (the usual case): one primary-key lookup, nothing sent back.
+            if state.get("filled") and health.last_event_id(conn) == cursor:
+                raise PreventUpdate
+            new_cursor, changes = health.status_changes(conn, cursor)
+            rows = health.faults(conn, FAULT_LIST_ROWS)
+            not_online = sum(n for s, n in health.status_counts(conn).items() if s != "online")
+            counts = health.camera_status_counts(conn)
+        return (
+            changes or no_update,
+            {"cursor": new_cursor, "filled": True},
+            fault_list(rows, not_online),
+            _legend_rows(counts),
+        )
+
+    # The markers are recoloured in the browser: the new statuses go into the layer's hideout
+    # (assets/sightline.js reads hideout.live), the GeoJSON itself is not sent again.
+    app.clientside_callback(
+        """function (changes, hideout) {
+            if (!changes || !Object.keys(changes).length) {
+                return window.dash_clientside.no_update;
+            }
+            var live = Object.assign({}, (hideout && hideout.live) || {}, changes);
+            return Object.assign({}, hideout, {live: live});
+        }""",
+        Output(cameras.LAYER_ID, "hideout"),
+        Input(HEALTH_CHANGES_ID, "data"),
+        State(cameras.LAYER_ID, "hideout"),
+        prevent_initial_call=True,
+    )

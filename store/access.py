@@ -22,6 +22,8 @@ from settings import PROJECT_ROOT, Settings
 from store.tokens import Principal
 
 KEY_FILE = PROJECT_ROOT / "var" / "stream-signing-key"
+# What a signed GET /health/faults URL is bound to (in place of a camera id).
+FAULTS_RESOURCE = "health/faults"
 VIEW_ROLES = frozenset({"admin", "planner", "commander", "investigator", "viewer"})
 
 

@@ -145,10 +145,11 @@ def record_probes(conn: Connection, results: list[ProbeResult]) -> int:
     return len(changed)
 
 
-def faults(conn: Connection) -> list[dict[str, Any]]:
+def faults(conn: Connection, limit: int | None = None) -> list[dict[str, Any]]:
     """Cameras whose last probe did not find them online, longest-standing first.
 
-    Each: ``device_id, name, status, since, reason, checked_at, last_seen_at``.
+    Each: ``device_id, name, status, since, reason, checked_at, last_seen_at``; at most
+    ``limit`` rows (None: all).
     """
     q = (
         select(
@@ -163,6 +164,7 @@ def faults(conn: Connection) -> list[dict[str, Any]]:
         .join(CameraHealth, CameraHealth.camera_id == Camera.id)
         .where(CameraHealth.status != "online")
         .order_by(CameraHealth.since, Camera.device_id)
+        .limit(limit)
     )
     return [dict(r._mapping) for r in conn.execute(q)]
 
@@ -195,4 +197,32 @@ def status_counts(conn: Connection) -> dict[str, int]:
     rows = conn.execute(
         select(CameraHealth.status, func.count()).group_by(CameraHealth.status)
     ).all()
+    return {str(s): int(n) for s, n in rows}
+
+
+def last_event_id(conn: Connection) -> int:
+    """Id of the newest status change (0: none). One primary-key lookup: consoles poll it."""
+    return int(conn.execute(select(func.coalesce(func.max(CameraHealthEvent.id), 0))).scalar_one())
+
+
+def status_changes(conn: Connection, after_id: int) -> tuple[int, dict[str, str]]:
+    """Status changes after event ``after_id``: ``(newest event id, {device_id: status})``.
+
+    Each camera appears once, with its latest status. Reads only the new events (a range scan
+    of the primary key), so a poll costs what changed, not the size of the city.
+    """
+    rows = conn.execute(
+        select(CameraHealthEvent.id, Camera.device_id, CameraHealthEvent.status)
+        .join(Camera, Camera.id == CameraHealthEvent.camera_id)
+        .where(CameraHealthEvent.id > after_id)
+        .order_by(CameraHealthEvent.id)
+    ).all()
+    if not rows:
+        return after_id, {}
+    return int(rows[-1].id), {str(r.device_id): str(r.status) for r in rows}
+
+
+def camera_status_counts(conn: Connection) -> dict[str, int]:
+    """Cameras per ``cameras.status`` (what the map colours by; never-probed ones included)."""
+    rows = conn.execute(select(Camera.status, func.count()).group_by(Camera.status)).all()
     return {str(s): int(n) for s, n in rows}
