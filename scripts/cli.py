@@ -411,6 +411,15 @@ def _camera_faults(args: argparse.Namespace, settings: Settings) -> int:
     from store.engine import make_engine
     from store.health import faults
 
+    if args.url:
+        from store import access
+
+        q = access.sign(access.signing_key(settings), access.FAULTS_RESOURCE, "cli",
+                        settings.stream_url_ttl_s)  # fmt: skip
+        base = settings.gateway_url or f"http://{settings.host}:{settings.gateway_port}"
+        url = f"{base.rstrip('/')}/health/faults?" + "&".join(f"{k}={v}" for k, v in q.items())
+        _emit(args, {"url": url}, url)
+        return 0
     with make_engine(settings).connect() as conn:
         rows = faults(conn)
     lines = [f"{len(rows)} camera(s) not online"] + [
@@ -943,7 +952,9 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("device_id", help="GB/T 28181 device id")
     cp.add_argument("--timeout", type=float, help="seconds (default: setting health_timeout_s)")
     cp.add_argument("--no-save", action="store_true", help="print only, do not record")
-    cmd(cams, "faults", _camera_faults, "cameras not online, longest-standing first")
+    cf = cmd(cams, "faults", _camera_faults, "cameras not online, longest-standing first")
+    cf.add_argument("--url", action="store_true",
+                    help="print a signed URL of the gateway's /health/faults instead")  # fmt: skip
     cu = cmd(cams, "url", _camera_url, "signed stream URLs of one camera (ws, hls, snapshot)")
     cu.add_argument("device_id", help="GB/T 28181 device id")
     cu.add_argument("--subject", default="cli", help="who the URL is for (default cli)")
