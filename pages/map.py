@@ -21,6 +21,7 @@ from layers import (
     checkpoints,
     jurisdictions,
     key_areas,
+    placement,
     roads,
 )
 from settings import Settings
@@ -126,6 +127,8 @@ def layout(
         checkpoints.build(frames["checkpoints"]),
         alarm_points.build(frames["alarm_points"]),
     ]
+    if "placement" in frames and len(frames["placement"]):  # the newest placement proposal
+        overlays.append(placement.build(frames["placement"]))
     bounds = map_bounds(frames)
     if bounds is None:
         view = {"center": list(WORLD_CENTER), "zoom": WORLD_ZOOM}

@@ -48,8 +48,14 @@ def read_table(
 
 
 def map_frames(engine: Engine) -> dict[str, gpd.GeoDataFrame]:
-    """Every layer the map console shows, keyed by layer name."""
-    return {name: read_table(engine, model, cols) for name, (model, cols) in MAP_COLUMNS.items()}
+    """Every layer the map console shows, keyed by layer name (``placement``: the sites of
+    the newest placement proposal)."""
+    from store.placement import latest_sites
+
+    frames = {name: read_table(engine, model, cols) for name, (model, cols) in MAP_COLUMNS.items()}
+    with engine.connect() as conn:
+        frames["placement"] = latest_sites(conn)
+    return frames
 
 
 def row_counts(engine: Engine) -> dict[str, int]:

@@ -83,6 +83,30 @@ def test_ten_cameras_are_proposed_stored_and_honest_about_the_gap(
     assert "<svg" in pr.curve_html(proposal)
 
 
+def test_the_newest_proposal_shows_on_the_console(
+    city_engine: Engine, proposal: pr.ProposalReport
+) -> None:
+    from layers import placement as placement_layer
+    from pages.map import layout
+    from store.queries import map_frames
+
+    frames = map_frames(city_engine)
+    assert len(frames["placement"]) == 10
+    page = layout(Settings(basemap_url=None), frames)
+    found = []
+
+    def walk(node: object) -> None:
+        if getattr(node, "id", None) == placement_layer.LAYER_ID:
+            found.append(node)
+        children = getattr(node, "children", None)
+        for child in children if isinstance(children, list) else [children]:
+            if child is not None and not isinstance(child, str):
+                walk(child)
+
+    walk(page)
+    assert len(found) == 1 and len(found[0].data["features"]) == 10
+
+
 def test_accept_inserts_valid_cameras_and_the_rerun_confirms_the_gain(
     city_engine: Engine, proposal: pr.ProposalReport
 ) -> None:
