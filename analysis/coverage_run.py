@@ -299,7 +299,8 @@ def _write(engine: Engine, report: RunReport, cams_m: gpd.GeoDataFrame,
         run_id = store_cov.create_run(conn, params)
         vis_geoms = store_cov.as_multi(_to_wgs(visible.geometry.to_numpy(), crs))
         n_vis = len(visible)
-        store_load.copy_columns(conn, "coverage_visible", {
+        part = store_cov.run_partition(conn, "coverage_visible", run_id)
+        store_load.copy_columns(conn, part, {
             "run_id": np.full(n_vis, run_id),
             "camera_id": [_int_or_none(store_ids.get(c)) for c in visible["camera_id"]],
             "camera_ref": visible["camera_id"].astype(str).to_numpy(),
@@ -307,6 +308,7 @@ def _write(engine: Engine, report: RunReport, cams_m: gpd.GeoDataFrame,
             "area_m2": shapely.area(visible.geometry.to_numpy()),
             "geom": vis_geoms,
         })  # fmt: skip
+        store_cov.attach_partition(conn, "coverage_visible", run_id)
         lv_names = list(levels)
         store_load.copy_columns(conn, "coverage_levels", {
             "run_id": np.full(len(lv_names), run_id),
@@ -331,8 +333,9 @@ def _write(engine: Engine, report: RunReport, cams_m: gpd.GeoDataFrame,
         stats["area_name"] = assessment["area_name"].fillna("").astype(str).to_numpy()
         store_load.copy_columns(conn, "coverage_stats",
                                 {"run_id": np.full(len(assessment), run_id), **stats})
+        part = store_cov.run_partition(conn, "road_coverage", run_id)
         if len(road_cov):
-            store_load.copy_columns(conn, "road_coverage", {
+            store_load.copy_columns(conn, part, {
                 "run_id": np.full(len(road_cov), run_id),
                 "road_id": road_cov["road_id"].to_numpy(dtype=np.int64),
                 "level": road_cov["level"].astype(str).to_numpy(),
@@ -341,9 +344,10 @@ def _write(engine: Engine, report: RunReport, cams_m: gpd.GeoDataFrame,
                 "covered_pct": road_cov["covered_pct"].to_numpy(dtype=float),
                 "gaps_m": [_gaps(r) for r in road_cov["uncovered_intervals"]],
             })  # fmt: skip
+        store_cov.attach_partition(conn, "road_coverage", run_id)
         # fresh statistics for the planner: with the stale ones of an emptier table a
         # which-cameras join of many points can fall back to scanning every polygon
-        store_cov.analyze_results(conn)
+        store_cov.analyze_results(conn, run_id)
         results = dict(report.totals)
         results["assumptions"] = report.assumptions
         store_cov.finish_run(conn, run_id, report.timings_s, results)

@@ -134,9 +134,37 @@ def _polygon_parts(geoms: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np
     return parts2[keep], np.asarray(owner)[i[i2]][keep]
 
 
-def analyze_results(conn: Connection) -> None:
-    """ANALYZE the large result tables (planner statistics), in the caller's transaction."""
-    conn.execute(text("ANALYZE coverage_visible, road_coverage"))
+PARTITIONED = ("coverage_visible", "road_coverage")
+
+
+def run_partition(conn: Connection, table: str, run_id: int) -> str:
+    """Create the bare table that will hold ``run_id``'s rows of the partitioned ``table``
+    (no indexes, no foreign keys: COPY into it is cheap); returns its name. Call
+    :func:`attach_partition` after filling it."""
+    if table not in PARTITIONED:
+        raise ValueError(f"{table} is not partitioned by run; one of {PARTITIONED}")
+    name = f"{table}_run_{int(run_id)}"
+    conn.execute(text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS "
+                      f"INCLUDING CONSTRAINTS)"))  # fmt: skip
+    # lets ATTACH skip its scan for rows of other runs
+    conn.execute(text(f"ALTER TABLE {name} ADD CONSTRAINT {name}_run "
+                      f"CHECK (run_id = {int(run_id)})"))  # fmt: skip
+    return name
+
+
+def attach_partition(conn: Connection, table: str, run_id: int) -> None:
+    """Attach the filled run table as ``table``'s partition for ``run_id``: its indexes are
+    built and its foreign keys checked in bulk here."""
+    name = f"{table}_run_{int(run_id)}"
+    conn.execute(text(f"ALTER TABLE {table} ATTACH PARTITION {name} "
+                      f"FOR VALUES IN ({int(run_id)})"))  # fmt: skip
+
+
+def analyze_results(conn: Connection, run_id: int) -> None:
+    """ANALYZE a run's partitions of the large result tables (planner statistics), in the
+    caller's transaction."""
+    names = ", ".join(f"{t}_run_{int(run_id)}" for t in PARTITIONED)
+    conn.execute(text(f"ANALYZE {names}"))
 
 
 def latest_run(conn: Connection) -> int | None:

@@ -394,11 +394,15 @@ class CoverageVisible(Base):
     """What one camera sees at one DORI level in one run (occlusion applied)."""
 
     __tablename__ = "coverage_visible"
-    __table_args__ = (CheckConstraint(_in("level", DORI_LEVELS), name="level"),)
+    # One partition per run (store.coverage.run_partition): COPYed bare, then attached.
+    __table_args__ = (
+        CheckConstraint(_in("level", DORI_LEVELS), name="level"),
+        {"postgresql_partition_by": "LIST (run_id)"},
+    )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     run_id: Mapped[int] = mapped_column(
-        ForeignKey("coverage_runs.id", ondelete="CASCADE"), index=True
+        ForeignKey("coverage_runs.id", ondelete="CASCADE"), primary_key=True
     )
     camera_id: Mapped[int | None] = mapped_column(
         ForeignKey("cameras.id", ondelete="SET NULL"), index=True
@@ -453,11 +457,14 @@ class RoadCoverage(Base):
     """Covered length of one road at one DORI level in one run."""
 
     __tablename__ = "road_coverage"
-    __table_args__ = (CheckConstraint(_in("level", DORI_LEVELS), name="level"),)
+    __table_args__ = (
+        CheckConstraint(_in("level", DORI_LEVELS), name="level"),
+        {"postgresql_partition_by": "LIST (run_id)"},  # one partition per run
+    )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     run_id: Mapped[int] = mapped_column(
-        ForeignKey("coverage_runs.id", ondelete="CASCADE"), index=True
+        ForeignKey("coverage_runs.id", ondelete="CASCADE"), primary_key=True
     )
     road_id: Mapped[int] = mapped_column(ForeignKey("roads.id", ondelete="CASCADE"))
     level: Mapped[str] = mapped_column(String(16))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
@@ -44,7 +43,7 @@ def test_migrated_schema_matches_models(engine) -> None:  # type: ignore[no-unty
             conn,
             opts={
                 "compare_type": True,
-                "include_object": alembic_helpers.include_object,
+                "include_object": migrate.include_object,
                 "target_metadata": Base.metadata,
             },
         )
@@ -122,3 +121,47 @@ def test_duplicate_device_ids_and_invalid_geometry_are_refused(engine) -> None: 
             ),
             {"w": bowtie},
         )
+
+
+def test_results_move_into_one_partition_per_run_and_back(fresh_db: str) -> None:
+    """0007 partitions coverage_visible and road_coverage by run, keeping existing rows."""
+    engine = create_engine(fresh_db)
+    poly = ("ST_GeomFromText('MULTIPOLYGON(((7.42 43.73, 7.43 43.73, 7.43 43.74, "
+            "7.42 43.73)))', 4326)")
+    try:
+        migrate.upgrade(engine, "0006")
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO coverage_runs (id, status, parameters) VALUES "
+                              "(1, 'done', '{}'), (2, 'done', '{}')"))  # fmt: skip
+            conn.execute(text("INSERT INTO roads (id, road_class, geom) VALUES (1, 'primary', "
+                              "ST_GeomFromText('LINESTRING(7.42 43.73, 7.43 43.74)', 4326))"))
+            for run in (1, 2, 2):
+                conn.execute(text(
+                    "INSERT INTO coverage_visible (run_id, camera_ref, level, area_m2, geom) "
+                    f"VALUES ({run}, 'c{run}', 'detect', 1.0, {poly})"))  # fmt: skip
+                conn.execute(text(
+                    "INSERT INTO road_coverage (run_id, road_id, level, length_m, covered_m, "
+                    f"covered_pct) VALUES ({run}, 1, 'detect', 10, 5, 50)"))  # fmt: skip
+        migrate.upgrade(engine)
+        with engine.connect() as conn:
+            parts = dict(conn.execute(text(
+                "SELECT c.relname, (SELECT count(*) FROM pg_inherits i WHERE i.inhparent = c.oid) "
+                "FROM pg_class c WHERE c.relname IN ('coverage_visible', 'road_coverage')"
+            )).all())  # fmt: skip
+            per_run = conn.execute(text(
+                "SELECT run_id, count(*) FROM coverage_visible_run_2 GROUP BY 1")).all()
+            assert conn.execute(text("SELECT count(*) FROM road_coverage")).scalar() == 3
+        assert parts == {"coverage_visible": 2, "road_coverage": 2}
+        assert per_run == [(2, 2)]
+        with engine.begin() as conn:  # deleting a run still cascades to its rows
+            conn.execute(text("DELETE FROM coverage_runs WHERE id = 1"))
+            assert conn.execute(text("SELECT count(*) FROM coverage_visible")).scalar() == 2
+        migrate.downgrade(engine, "0006")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM coverage_visible")).scalar() == 2
+            assert conn.execute(text("SELECT count(*) FROM road_coverage")).scalar() == 2
+            assert conn.execute(text(
+                "SELECT count(*) FROM pg_class WHERE relname LIKE 'coverage_visible_run_%'"
+            )).scalar() == 0  # fmt: skip
+    finally:
+        engine.dispose()
