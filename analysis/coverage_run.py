@@ -211,7 +211,7 @@ def run_coverage(
     key_areas = m["key_areas"].rename(columns={"id": "key_area_id"})
     # each big geometry cut into small pieces once, for all the overlays below
     level_pieces = gcov.coverage_pieces(levels)
-    bld_pieces = gcov.building_pieces(buildings)
+    bld_pieces = gcov.building_pieces(buildings, workers=workers)
     blind = gcov.blind_spots(key_areas, level_pieces, buildings=bld_pieces)
     done()
 

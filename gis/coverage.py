@@ -459,10 +459,11 @@ def coverage_pieces(coverage: Mapping[str, Any]) -> dict[str, Pieces]:
     return {lv: g if isinstance(g, Pieces) else Pieces(_pieces(g)) for lv, g in coverage.items()}
 
 
-def building_pieces(buildings: gpd.GeoDataFrame) -> Pieces:
+def building_pieces(buildings: gpd.GeoDataFrame, *, workers: int = 1) -> Pieces:
     """Disjoint pieces of the union of the building footprints (metric CRS), computed once
-    and passed as ``buildings`` to :func:`blind_spots` and :func:`coverage_stats`."""
-    return Pieces(_building_pieces(buildings, None))
+    (the union in ``workers`` processes) and passed as ``buildings`` to
+    :func:`blind_spots` and :func:`coverage_stats`."""
+    return Pieces(_building_pieces(buildings, None, workers=workers))
 
 
 # -- coverage per level -------------------------------------------------------------------------
@@ -513,7 +514,9 @@ def _area_polygons(frame: gpd.GeoDataFrame, what: str) -> GeomArray:
     return _multipolygons(parts, idx, len(arr))
 
 
-def _building_pieces(buildings: gpd.GeoDataFrame | Pieces | None, crs: Any) -> GeomArray:
+def _building_pieces(
+    buildings: gpd.GeoDataFrame | Pieces | None, crs: Any, *, workers: int = 1
+) -> GeomArray:
     """Disjoint pieces of the union of the building footprints (empty without buildings)."""
     if isinstance(buildings, Pieces):
         return buildings.geoms
@@ -522,7 +525,7 @@ def _building_pieces(buildings: gpd.GeoDataFrame | Pieces | None, crs: Any) -> G
     if crs is not None and buildings.crs is not None and buildings.crs != crs:
         raise CoverageError(f"buildings are in {buildings.crs.name}, areas in {crs.name}")
     polys = _area_polygons(buildings, "buildings")
-    return _pieces(union_tiled(polys))
+    return _pieces(union_tiled(polys, workers=workers))
 
 
 def _grouped_union(geoms: GeomArray, group: IntArray, n: int) -> GeomArray:
