@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import datetime as dt
 import json
 import logging
@@ -194,6 +195,21 @@ class Hub:
 
 
 HUB = web.AppKey("hub", Hub)
+M_ARENA_MAX = -8  # glibc mallopt parameter
+
+
+def limit_malloc_arenas(arenas: int = 2) -> bool:
+    """Cap glibc's malloc arenas for this process; False where that is not glibc.
+
+    Every pull and probe thread otherwise gets an arena of its own. In 4-minute soaks with a
+    flat Python heap, two arenas gave ~6 MB less RSS and less creep in the second half
+    (+0.26 against +0.46 MB/min; README, soak figures). Call once at start, before the threads.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(M_ARENA_MAX, arenas))
+    except (OSError, AttributeError):
+        return False
 
 
 async def _grant(request: web.Request) -> tuple[Hub, health.CameraStream, str]:

@@ -319,9 +319,11 @@ def _gateway(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
     from gateway.app import create_app as create_gateway
+    from gateway.app import limit_malloc_arenas
     from store import migrate
     from store.engine import make_engine
 
+    limit_malloc_arenas()
     host = args.host or settings.host
     port = args.port or settings.gateway_port
     _check_listen(host, port)
