@@ -16,7 +16,7 @@ import numpy as np
 from highspy import _core
 from numpy.typing import NDArray
 
-from gis.placement_instance import FloatArray, IntArray, Problem, row_positions
+from gis.placement_instance import FloatArray, IntArray, Problem, gather_rows, row_positions
 
 Objective = Literal["max_coverage", "set_cover"]
 
@@ -58,6 +58,7 @@ class LpOutcome:
     bound: float | None
     x: FloatArray
     runtime_s: float
+    reduced_cost: FloatArray | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,78 @@ def _merge_identical(
     new_ptr = np.zeros(first.size + 1, dtype=np.int64)
     np.cumsum(np.diff(ptr)[first], out=new_ptr[1:])
     return new_ptr, cols[row_positions(ptr, first)], merged_w
+
+
+def prune_dominated(
+    prob: Problem, keep: IntArray | None = None, chunk: int = 2_000_000
+) -> tuple[NDArray[np.bool_], dict[str, int]]:
+    """Free candidates worth a column: those covering required demand and not dominated.
+
+    Required demand: weight > 0, not covered by a fixed candidate. Candidate ``a`` is dominated
+    by ``b`` when ``b`` covers all the required demand ``a`` covers (for equal sets, the one of
+    lower index stays) and ``b`` is in ``a``'s budget group or in none; then any answer using
+    ``a`` is matched by one using ``b`` (or neither, if ``b`` is already in), so pruning changes
+    neither the optimum of maximal covering nor of set cover, nor either LP bound. ``keep``
+    (e.g. the incumbent) is never pruned.
+
+    Subsets are found without a candidate x candidate table: the only possible dominators of
+    ``a`` are the candidates covering ``a``'s rarest demand item, and each (a, b, demand) test
+    is a binary search in the sorted coverage pairs; ``chunk`` bounds the tests held at once.
+
+    Returns the new free mask and counts (``empty``, ``dominated``).
+    """
+    inst = prob.inst
+    n, m = inst.n_candidates, inst.n_demand
+    req = (inst.demand_weight > 0) & (prob.fixed_count == 0)
+    owner = np.repeat(np.arange(n, dtype=np.int64), np.diff(inst.cand_ptr))
+    on = req[inst.cand_demand] & prob.free[owner]
+    cand, dem = owner[on], inst.cand_demand[on]  # required pairs of free candidates, sorted
+    deg = np.bincount(cand, minlength=n)
+    free = prob.free & (deg > 0)
+    n_empty = int((prob.free & (deg == 0)).sum())
+    if keep is not None and keep.size:
+        free[keep[prob.free[keep]]] = True
+    if cand.size == 0:
+        return free, {"empty": n_empty, "dominated": 0}
+    dem_deg = np.bincount(dem, minlength=m)
+    # a's rarest demand item
+    order = np.lexsort((dem_deg[dem], cand))
+    first = order[np.r_[0, np.flatnonzero(np.diff(cand[order])) + 1]]
+    a_of, rare = cand[first], dem[first]
+    # pairs (a, b): b a free candidate covering a's rarest item, b != a, b has at least as much
+    by_dem = np.argsort(dem, kind="stable")
+    dptr = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(dem_deg, out=dptr[1:])
+    o, pos = gather_rows(dptr, np.arange(cand.size, dtype=np.int64)[by_dem], rare)
+    pa, pb = a_of[o], cand[pos]
+    ok = (pb != pa) & (deg[pb] >= deg[pa])
+    if prob.has_groups:
+        ok &= (prob.group[pb] < 0) | (prob.group[pb] == prob.group[pa])
+    pa, pb = pa[ok], pb[ok]
+    ptr_a = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(deg, out=ptr_a[1:])
+    pair_key = cand * m + dem  # sorted: cand major, dem minor
+    dominated = np.zeros(n, dtype=bool)
+    start = 0
+    while start < pa.size:
+        # pairs whose (a, b, demand) tests fit in one chunk
+        cum = np.cumsum(deg[pa[start:]])
+        stop = start + max(1, int(np.searchsorted(cum, chunk, side="right")))
+        ca, cb = pa[start:stop], pb[start:stop]
+        t_own, t_pos = gather_rows(ptr_a, np.arange(cand.size, dtype=np.int64), ca)
+        probe = cb[t_own] * m + dem[t_pos]
+        at = np.minimum(np.searchsorted(pair_key, probe), pair_key.size - 1)
+        hit = pair_key[at] == probe
+        hits = np.bincount(t_own, weights=hit, minlength=ca.size)
+        subset = hits == deg[ca]
+        # equal sets: only the higher index goes, so one of them stays
+        subset &= (deg[cb] > deg[ca]) | (cb < ca)
+        dominated[ca[subset]] = True
+        start = stop
+    if keep is not None and keep.size:
+        dominated[keep] = False
+    free &= ~dominated
+    return free, {"empty": n_empty, "dominated": int((dominated & prob.free & (deg > 0)).sum())}
 
 
 def _group_rows(prob: Problem, columns: IntArray) -> tuple[list[IntArray], list[float]]:
@@ -286,9 +359,13 @@ def solve_lp(
     h.run()
     optimal = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
     nf = model.columns.size
-    x = np.asarray(h.getSolution().col_value[:nf], dtype=np.float64) if optimal else np.zeros(nf)
+    sol = h.getSolution()
+    x = np.asarray(sol.col_value[:nf], dtype=np.float64) if optimal else np.zeros(nf)
     bound = float(h.getInfo().objective_function_value) + model.offset if optimal else None
-    return LpOutcome(optimal, bound, x, time.perf_counter() - t0)
+    dj = None
+    if optimal and sol.dual_valid:
+        dj = np.asarray(sol.col_dual[:nf], dtype=np.float64)
+    return LpOutcome(optimal, bound, x, time.perf_counter() - t0, dj)
 
 
 def solve_model(

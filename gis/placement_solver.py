@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from gis.placement_ilp import (
     IlpModel,
     max_coverage_model,
+    prune_dominated,
     set_cover_model,
     solve_lp,
     solve_model,
@@ -38,6 +39,7 @@ from gis.placement_instance import (
 Status = Literal["optimal", "feasible", "heuristic", "infeasible"]
 Method = Literal["greedy", "ilp"]
 _EPS = 1e-9
+_DENSE_SWAP_CELLS = 4_000_000  # chosen x candidates table of swap values up to this size
 
 
 @dataclass(frozen=True, eq=False)
@@ -143,6 +145,7 @@ def max_coverage(
     *,
     method: Method = "greedy",
     swap: bool = True,
+    perturb_rounds: int = 3,
     fixed: Iterable[str] = (),
     forbidden: Iterable[str] = (),
     group_of: Mapping[str, str] | None = None,
@@ -162,6 +165,10 @@ def max_coverage(
     method : "greedy" or "ilp"
         ``greedy``: lazy greedy, then 1-swap improvement unless ``swap=False`` (milliseconds).
         ``ilp``: the same, then HiGHS on the integer programme warm-started from it.
+    perturb_rounds : int
+        Kicks of the iterated local search after 1-swap (drop a seeded random fifth of the
+        picks, refill greedily, 1-swap again, keep only if better; 0: plain 1-swap). A fixed
+        count, not a clock, so answers are reproducible.
     fixed, forbidden, group_of, group_budget
         Planner's rules, see `gis.placement_instance.prepare`.
     time_limit_s : float
@@ -195,6 +202,10 @@ def max_coverage(
     if swap and picks:
         best, n_swaps = _swap_improve(prob, picks)
         details["swaps"] = n_swaps
+        if perturb_rounds > 0:
+            best, n_kicks = _perturb_improve(prob, best, int(p), int(perturb_rounds))
+            details["perturb_rounds"] = int(perturb_rounds)
+            details["perturb_improved"] = n_kicks
         method_name = "greedy+swap"
     bound = min(
         _submodular_bound(prob, np.asarray([], dtype=np.int64), int(p)),
@@ -203,6 +214,17 @@ def max_coverage(
     )
     bound_source = "submodular"
     status: Status = "heuristic"
+    if method == "ilp" and best:
+        # the LP's value without solving the LP: a few hundred cheap subgradient steps on the
+        # pruned problem, so a bound near the LP one exists even when HiGHS runs out of time
+        reduced = dataclasses.replace(prob, free=prune_dominated(prob, keep=_arr(best))[0])
+        t_lag = time.perf_counter()
+        lag, n_iter = _lagrangian_bound(reduced, int(p), best, 400,
+                                        t0 + 0.25 * time_limit_s)  # fmt: skip
+        details.update(lagrangian_bound=lag, lagrangian_iterations=n_iter,
+                       lagrangian_runtime_s=round(time.perf_counter() - t_lag, 3))  # fmt: skip
+        if lag < bound:
+            bound, bound_source = lag, "lagrangian"
     if method == "ilp":
         method_name = "ilp"
         w_of = inst.demand_weight
@@ -210,8 +232,10 @@ def max_coverage(
         def better(new: IntArray, old: list[int]) -> bool:
             return _covered(prob, new.tolist()) > _covered(prob, old) + _EPS * float(w_of.sum())
 
-        best, optimal, bounds, info = _exact(prob, "max_coverage", int(p), best, better,
-                                             time_limit_s, mip_rel_gap, threads)  # fmt: skip
+        best, optimal, bounds, info = _exact(
+            prob, "max_coverage", int(p), best, better,
+            time_limit_s - (time.perf_counter() - t0), mip_rel_gap, threads,
+            value=lambda b: _covered(prob, b))  # fmt: skip
         details.update(info)
         status = "optimal" if optimal else "feasible"
         if optimal and not bounds:
@@ -219,6 +243,8 @@ def max_coverage(
         for b in bounds:
             if b < bound:
                 bound, bound_source = b, "highs"
+    if method == "ilp":
+        _time_report(details, time_limit_s, time.perf_counter() - t0)
     order, curve = _order_by_gain(prob, best, w)
     value = curve[-1]
     bound = max(bound, value)  # a bound below the value can only be solver tolerance
@@ -269,8 +295,9 @@ def set_cover(
         def better(new: IntArray, old: list[int]) -> bool:
             return new.size < len(old) and not (required & ~_covered_mask(prob, new.tolist())).any()
 
-        best, optimal, bounds, info = _exact(prob, "set_cover", 0, best, better, time_limit_s,
-                                             mip_rel_gap, threads)  # fmt: skip
+        best, optimal, bounds, info = _exact(
+            prob, "set_cover", 0, best, better, time_limit_s - (time.perf_counter() - t0),
+            mip_rel_gap, threads, value=lambda b: float(len(b)))  # fmt: skip
         details.update(info)
         status = "optimal" if optimal else "feasible"
         if optimal and not bounds:
@@ -279,6 +306,8 @@ def set_cover(
             hb = float(math.ceil(b - 1e-6))
             if hb > bound:
                 bound, bound_source = hb, "highs"
+    if method == "ilp" and status != "infeasible":
+        _time_report(details, time_limit_s, time.perf_counter() - t0)
     order, curve = _order_by_gain(prob, best, w)
     bound = min(bound, float(len(order)))
     return _result(prob, "set_cover", method_name, status, order, curve, bound, bound_source,
@@ -333,17 +362,25 @@ def _exact(
     time_limit_s: float,
     mip_rel_gap: float,
     threads: int | None,
+    value: Callable[[list[int]], float] | None = None,
 ) -> tuple[list[int], bool, list[float], dict[str, Any]]:
-    """HiGHS within ``time_limit_s``: LP relaxation, LP-guided restricted MIPs, full MIP.
+    """HiGHS within ``time_limit_s``: reduce, LP relaxation, LP-guided restricted MIPs, full MIP.
 
-    1. The LP relaxation by interior point gives the LP bound and a fractional answer.
+    0. Candidates that cover no required demand or are dominated (`prune_dominated`) get no
+       column; identical demand rows are merged (in the model builders). Neither changes the
+       optimum or the LP bound.
+    1. The LP relaxation by interior point gives the LP bound, a fractional answer and reduced
+       costs. A column at 0 whose reduced cost shows that forcing it in would drop the LP bound
+       below the incumbent's value (max coverage) or lift it to the incumbent's size (set cover)
+       cannot be in a better answer and is fixed out (reduced-cost fixing).
     2. MIPs restricted to the candidates the LP uses above 0.5, 0.2, 0.1, 0.05 (plus the
        incumbent), each warm-started from the best answer so far, find good answers fast;
        they prove nothing about the full problem.
-    3. The full MIP, warm-started, with the time left: the only step that can prove optimality
-       and tighten the bound below the LP's.
+    3. The MIP on the reduced model, warm-started, with the time left: the only step that can
+       prove optimality and tighten the bound below the LP's. Its bound holds for the full
+       problem, since only columns that cannot beat the incumbent were left out.
 
-    Returns the best answer, whether the full MIP proved it optimal, the proven bounds found
+    Returns the best answer, whether the MIP proved it optimal, the proven bounds found
     (LP optimum, MIP dual bound; objective units) and details for the result.
     """
     t0 = time.perf_counter()
@@ -354,20 +391,45 @@ def _exact(
     def build(pr: Problem) -> IlpModel:
         return max_coverage_model(pr, p) if objective == "max_coverage" else set_cover_model(pr)
 
+    n_free = int(prob.free.sum())
+    free, pruned = prune_dominated(prob, keep=_arr(best))
+    prob = dataclasses.replace(prob, free=free)
     model = build(prob)
     details: dict[str, Any] = {
+        "free_candidates": n_free,
+        "pruned_empty": pruned["empty"],
+        "pruned_dominated": pruned["dominated"],
         "model_columns": model.lp.num_col_,
         "model_rows": model.lp.num_row_,
         "demand_rows_merged": model.n_demand_rows,
+        "reduce_runtime_s": round(time.perf_counter() - t0, 3),
     }
     if model.columns.size == 0 or model.n_demand_rows == 0:
         return best, True, [], details  # nothing to choose or nothing to gain: exact as is
     bounds: list[float] = []
-    lp = solve_lp(model, time_limit_s=0.4 * left(), threads=threads)
-    details["lp_runtime_s"] = lp.runtime_s
+    lp = solve_lp(model, time_limit_s=0.5 * left(), threads=threads)
+    details["lp_runtime_s"] = round(lp.runtime_s, 3)
     details["lp_relaxation"] = lp.bound
     if lp.bound is not None:
         bounds.append(lp.bound)
+    if lp.optimal and lp.bound is not None and lp.reduced_cost is not None and value is not None:
+        incumbent = value(best)
+        d = np.abs(lp.reduced_cost)
+        at_zero = lp.x < 1e-9
+        if objective == "max_coverage":
+            out = at_zero & (lp.bound - d < incumbent - 1e-6 * max(abs(incumbent), 1.0))
+        else:
+            out = at_zero & (lp.bound + d > incumbent - 1 + 1e-6)
+        out[np.isin(model.columns, best)] = False
+        if out.any():
+            free = prob.free.copy()
+            free[model.columns[out]] = False
+            prob = dataclasses.replace(prob, free=free)
+            keep_cols = ~out
+            lp = dataclasses.replace(lp, x=lp.x[keep_cols])
+            model = build(prob)
+        details["fixed_by_reduced_cost"] = int(out.sum())
+        details["model_columns_after_fixing"] = int(model.columns.size)
     dive: list[dict[str, Any]] = []
     if lp.optimal:
         n_prev = -1
@@ -387,7 +449,7 @@ def _exact(
                               time_limit_s=0.5 * left(), mip_rel_gap=mip_rel_gap,
                               threads=threads)  # fmt: skip
             dive.append({"lp_above": threshold, "candidates": k, "status": sub.model_status,
-                         "runtime_s": sub.runtime_s})  # fmt: skip
+                         "runtime_s": round(sub.runtime_s, 3)})  # fmt: skip
             if sub.selected is not None and better(sub.selected, best):
                 best = sub.selected.tolist()
             if not sub.optimal:
@@ -398,7 +460,7 @@ def _exact(
         full = solve_model(model, _arr(best), time_limit_s=left(), mip_rel_gap=mip_rel_gap,
                            threads=threads)  # fmt: skip
         details.update(highs_status=full.model_status, highs_nodes=full.nodes,
-                       highs_runtime_s=full.runtime_s)  # fmt: skip
+                       highs_runtime_s=round(full.runtime_s, 3))  # fmt: skip
         if full.selected is not None and better(full.selected, best):
             best = full.selected.tolist()
         optimal = full.optimal
@@ -407,6 +469,13 @@ def _exact(
     else:
         details["highs_status"] = "no time left for the full MIP"
     return best, optimal, bounds, details
+
+
+def _time_report(details: dict[str, Any], time_limit_s: float, elapsed_s: float) -> None:
+    """The time limit counts from the call (greedy, reduction, LP, MIPs); HiGHS cannot be
+    interrupted while it reads a model or presolves, so say by how much it was overrun."""
+    details["time_limit_s"] = float(time_limit_s)
+    details["time_limit_overrun_s"] = round(max(0.0, elapsed_s - time_limit_s), 3)
 
 
 def _arr(picks: list[int]) -> IntArray:
@@ -460,9 +529,14 @@ def _lazy_greedy(
 
 def _row_sums(inst: CoverageInstance, demand_values: FloatArray) -> FloatArray:
     """Per candidate, the sum of ``demand_values`` over the demand it covers."""
-    owner = np.repeat(np.arange(inst.n_candidates), np.diff(inst.cand_ptr))
-    sums = np.bincount(owner, weights=demand_values[inst.cand_demand], minlength=inst.n_candidates)
-    return sums.astype(np.float64)
+    ptr = inst.cand_ptr
+    if inst.n_candidates == 0:
+        return np.zeros(0)
+    # a trailing 0 keeps every start index valid (empty rows at the end start at nnz)
+    vals = np.append(demand_values[inst.cand_demand].astype(np.float64, copy=False), 0.0)
+    sums = np.add.reduceat(vals, ptr[:-1])
+    sums[ptr[:-1] == ptr[1:]] = 0.0  # reduceat gives an element, not 0, for an empty row
+    return np.asarray(sums, dtype=np.float64)
 
 
 def _cover_count(prob: Problem, picks: Iterable[int]) -> IntArray:
@@ -485,55 +559,148 @@ def _swap_improve(prob: Problem, picks: list[int]) -> tuple[list[int], int]:
 
     For chosen ``s`` and unchosen ``a`` the change is
     ``gain0(a) + shared(s, a) - loss(s)``: weight ``a`` covers that nobody covers, plus weight
-    covered only by ``s`` that ``a`` also covers, minus weight covered only by ``s``. One pass
-    costs O(nnz + Σ_s |demand only s covers| · degree), all vectorised.
+    covered only by ``s`` that ``a`` also covers, minus weight covered only by ``s``. All swaps
+    are scored at once per pass: ``shared`` is sparse (pairs from the demand only one chosen
+    candidate covers), and for a pair outside it the best ``a`` is simply the one of largest
+    ``gain0``. ``gain0`` is kept up to date from the demand a swap uncovers or newly covers, so
+    a pass costs O(Σ_s |demand only s covers| · degree + n), not O(nnz).
     """
     inst = prob.inst
     w = inst.demand_weight
     n = inst.n_candidates
     sel = list(picks)
+    k = len(sel)
+    if k == 0:
+        return sel, 0
     count = _cover_count(prob, sel)
     chosen = np.zeros(n, dtype=bool)
     chosen[sel] = True
+    pos_of = np.full(n, -1, dtype=np.int64)
+    pos_of[sel] = np.arange(k)
+    groups = prob.has_groups
     used = np.bincount(prob.group[sel][prob.group[sel] >= 0], minlength=prob.group_cap.size)
+    gain0 = _row_sums(inst, np.where(count == 0, w, 0.0))
+    lone = prob.fixed_count == 0  # demand a fixed candidate covers is never lost
     tol = _EPS * max(float(w.sum()), 1.0)
     swaps = 0
-    for _ in range(10 * max(len(sel), 1) + 10):
-        gain0 = _row_sums(inst, np.where(count == 0, w, 0.0))
+    for _ in range(10 * k + 10):
         open_ = prob.free & ~chosen
-        best = (tol, -1, -1)
-        for pos, s in enumerate(sel):
-            d = inst.covers(s)
-            only = d[count[d] == 1]
-            loss = float(w[only].sum())
-            owner, cands = gather_rows(inst.dem_ptr, inst.dem_cand, only)
-            shared = np.bincount(cands, weights=w[only][owner], minlength=n)
-            delta = gain0 + shared - loss
+        if groups:
+            room = (prob.group_cap - used) > 0
+            g_sel = prob.group[sel]
+            ok = open_ & ((prob.group < 0) | room[np.maximum(prob.group, 0)])
+        else:
             ok = open_
-            if prob.has_groups:
-                gs = int(prob.group[s])
-                room = prob.group_cap - used
-                if gs >= 0:
-                    room = room.copy()
-                    room[gs] += 1
-                ok = ok & ((prob.group < 0) | (room[prob.group] > 0))
-            delta = np.where(ok, delta, -np.inf)
-            a = int(np.argmax(delta))
-            if delta[a] > best[0]:
-                best = (float(delta[a]), pos, a)
-        _, pos, a = best
-        if pos < 0:
+        only = np.flatnonzero((count == 1) & lone)
+        o, c = gather_rows(inst.dem_ptr, inst.dem_cand, only)
+        hit = chosen[c]
+        owner = np.empty(only.size, dtype=np.int64)
+        owner[o[hit]] = pos_of[c[hit]]
+        loss = np.bincount(owner, weights=w[only], minlength=k)
+        # dense part: best a by gain0 alone (per group too, for a swap within a full group)
+        g_ok = np.where(ok, gain0, -np.inf)
+        a_any = int(np.argmax(g_ok))
+        best_val = np.full(k, g_ok[a_any]) - loss
+        best_a = np.full(k, a_any, dtype=np.int64)
+        if groups:
+            for sp in np.flatnonzero((g_sel >= 0) & ~room[np.maximum(g_sel, 0)]).tolist():
+                inside = open_ & (prob.group == g_sel[sp])
+                if inside.any():
+                    a_g = int(np.argmax(np.where(inside, gain0, -np.inf)))
+                    if gain0[a_g] - loss[sp] > best_val[sp]:
+                        best_val[sp], best_a[sp] = gain0[a_g] - loss[sp], a_g
+        # sparse part: pairs (s, a) sharing demand that only s covers
+        so = owner[o]
+        keep = open_[c]
+        if groups:
+            same = (prob.group[c] >= 0) & (prob.group[c] == g_sel[so])
+            keep &= ok[c] | same
+        key = so[keep] * n + c[keep]
+        if k * n <= _DENSE_SWAP_CELLS:  # a k x n table is cheaper than sorting the pairs
+            shared_kn = np.bincount(key, weights=w[only][o[keep]], minlength=k * n)
+            val_kn = gain0 + shared_kn.reshape(k, n) - loss[:, None]
+            allowed = np.broadcast_to(ok, (k, n))
+            if groups:
+                allowed = allowed | (open_ & (prob.group >= 0)
+                                     & (prob.group == g_sel[:, None]))  # fmt: skip
+            val_kn[~allowed] = -np.inf
+            best_a = np.argmax(val_kn, axis=1).astype(np.int64)
+            best_val = val_kn[np.arange(k), best_a]
+        elif key.size:
+            uk, inv = np.unique(key, return_inverse=True)
+            shared = np.bincount(inv.ravel(), weights=w[only][o[keep]], minlength=uk.size)
+            us, ua = np.divmod(uk, n)
+            val = gain0[ua] + shared - loss[us]
+            order = np.lexsort((-val, us))  # per s, its best pair first
+            first = order[np.r_[True, us[order][1:] != us[order][:-1]]]
+            better = val[first] > best_val[us[first]]
+            best_val[us[first][better]] = val[first][better]
+            best_a[us[first][better]] = ua[first][better]
+        pos = int(np.argmax(best_val))
+        if not best_val[pos] > tol:
             break
-        s = sel[pos]
-        count[inst.covers(s)] -= 1
-        count[inst.covers(a)] += 1
+        s, a = sel[pos], int(best_a[pos])
+        ds, da = inst.covers(s), inst.covers(a)
+        won = da[count[da] == 0]  # nobody covered it, so s did not either
+        count[ds] -= 1
+        count[da] += 1
+        lost = ds[count[ds] == 0]
+        for dem, sign in ((lost, 1.0), (won, -1.0)):
+            if dem.size:
+                oo, cc = gather_rows(inst.dem_ptr, inst.dem_cand, dem)
+                gain0 += sign * np.bincount(cc, weights=w[dem][oo], minlength=n)
         chosen[s], chosen[a] = False, True
-        for c, step in ((s, -1), (a, 1)):
-            if prob.group[c] >= 0:
-                used[prob.group[c]] += step
+        pos_of[s], pos_of[a] = -1, pos
+        for cand, step in ((s, -1), (a, 1)):
+            if prob.group[cand] >= 0:
+                used[prob.group[cand]] += step
         sel[pos] = a
         swaps += 1
     return sel, swaps
+
+
+def _perturb_improve(
+    prob: Problem, sel: list[int], p: int, rounds: int, seed: int = 0
+) -> tuple[list[int], int]:
+    """Iterated local search around a 1-swap optimum, with a fixed number of kicks.
+
+    Each round drops a seeded random fifth of the best answer (at least 2 picks), refills the
+    budget greedily with the dropped picks barred (so the refill explores), and runs 1-swap
+    again on the full problem; the result replaces the best answer only when it covers more.
+    The answer is therefore never worse than the 1-swap one it starts from, and deterministic
+    (the kicks come from ``seed``, the budget is a number of rounds, not a clock).
+    Returns the best answer and the number of rounds that improved it.
+    """
+    inst = prob.inst
+    w = inst.demand_weight
+    rng = np.random.default_rng(seed)
+    best = list(sel)
+    best_value = _covered(prob, best)
+    tol = _EPS * max(float(w.sum()), 1.0)
+    improved = 0
+    k = len(best)
+    if k < 2:
+        return best, 0
+    n_drop = max(2, math.ceil(k / 5))
+    for _ in range(rounds):
+        drop = np.sort(rng.choice(k, size=min(n_drop, k), replace=False))
+        dropped = [best[int(i)] for i in drop]
+        keep = [c for i, c in enumerate(best) if i not in set(drop.tolist())]
+        barred = np.zeros(inst.n_candidates, dtype=bool)
+        barred[keep] = True
+        barred[dropped] = True
+        kept_groups = prob.group[keep]
+        used = np.bincount(kept_groups[kept_groups >= 0], minlength=prob.group_cap.size)
+        sub = dataclasses.replace(prob, free=prob.free & ~barred,
+                                  fixed_count=_cover_count(prob, keep),
+                                  group_cap=prob.group_cap - used)  # fmt: skip
+        refill, _ = _lazy_greedy(sub, p - len(keep), w)
+        trial, _ = _swap_improve(prob, keep + refill)
+        value = _covered(prob, trial)
+        if value > best_value + tol:
+            best, best_value = trial, value
+            improved += 1
+    return best, improved
 
 
 def _prune_redundant(prob: Problem, picks: list[int], unit: FloatArray) -> list[int]:
@@ -582,6 +749,69 @@ def _submodular_bound(prob: Problem, base: IntArray, p: int) -> float:
         gains[order[rank >= cap]] = 0.0
     top = np.sort(gains)[::-1][:p]
     return float(w[covered].sum() + top.sum())
+
+
+def _top_allowed(prob: Problem, gains: FloatArray, p: int) -> IntArray:
+    """Indices of the ``p`` largest positive ``gains`` of free candidates within group caps."""
+    g = np.where(prob.free, gains, 0.0)
+    if prob.has_groups:
+        order = np.lexsort((-g, prob.group))
+        grp = prob.group[order]
+        first = np.searchsorted(grp, grp, side="left")
+        rank = np.arange(order.size) - first
+        cap = np.where(grp >= 0, prob.group_cap[np.maximum(grp, 0)], np.iinfo(np.int64).max)
+        g[order[rank >= cap]] = 0.0
+    if p <= 0:
+        return np.zeros(0, dtype=np.int64)
+    top = np.argpartition(-g, min(p, g.size - 1))[:p] if p < g.size else np.arange(g.size)
+    return np.asarray(top[g[top] > 0], dtype=np.int64)
+
+
+def _lagrangian_bound(
+    prob: Problem, p: int, incumbent: list[int], iterations: int, deadline: float
+) -> tuple[float, int]:
+    """Upper bound on max coverage by Lagrangian relaxation of "y_r <= Σ x_i", subgradient.
+
+    For multipliers ``0 <= u_r <= w_r``, ``Σ_r (w_r - u_r) + (the p largest Σ_{r in i} u_r)``
+    bounds every answer; minimised over ``u`` it equals the LP relaxation's optimum (the
+    subproblem, best p columns, has integral vertices), and every iterate is already a valid
+    bound. It starts at the submodular bound of the incumbent (``u_r = w_r`` on the demand it
+    leaves uncovered, 0 elsewhere) and takes Polyak steps towards the incumbent's value.
+    Stops after ``iterations`` or at ``deadline`` (perf_counter seconds). Returns the best
+    bound and the iterations done.
+    """
+    inst = prob.inst
+    w = np.where(prob.fixed_count > 0, 0.0, inst.demand_weight)
+    base = float(inst.demand_weight[prob.fixed_count > 0].sum())
+    covered = _covered_mask(prob, incumbent)
+    target = float(inst.demand_weight[covered].sum())
+    u = np.where(covered, 0.0, w)
+    best = math.inf
+    lam = 1.0
+    stall = 0
+    done = 0
+    while done < iterations:
+        done += 1
+        top = _top_allowed(prob, _row_sums(inst, u), p)
+        _, dem = gather_rows(inst.cand_ptr, inst.cand_demand, top)
+        c = np.bincount(dem, minlength=inst.n_demand)
+        value = base + float((w - u).sum()) + float(u[dem].sum())
+        if not math.isfinite(best) or value < best - 1e-9 * max(best, 1.0):
+            best, stall = value, 0
+        else:
+            stall += 1
+            if stall >= 10:
+                lam, stall = lam / 2, 0
+        g = (c - 1.0) * (w > 0)
+        g[(u <= 0) & (g > 0)] = 0.0  # projected: u cannot fall below 0 ...
+        g[(u >= w) & (g < 0)] = 0.0  # ... nor rise above w
+        norm = float((g * g).sum())
+        if norm == 0.0 or best - target <= 1e-9 * max(target, 1.0) or lam < 1e-4:
+            break
+        if time.perf_counter() > deadline:
+            break
+        u = np.clip(u - lam * (value - target) / norm * g, 0.0, w)
+    return best, done
 
 
 def _packing_bound(prob: Problem, required: NDArray[np.bool_]) -> int:
