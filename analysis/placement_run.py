@@ -30,7 +30,7 @@ from gis.crs import metric_crs_for
 from gis.fov import LEVELS
 from gis.gb28181 import make_device_id
 from gis.placement_instance import CoverageInstance
-from gis.placement_solver import coverage_curve, max_coverage
+from gis.placement_solver import coverage_curve, max_coverage, set_cover
 from store import coverage as store_cov
 from store import placement as store_pl
 
@@ -101,6 +101,7 @@ def propose(
     engine: Engine,
     *,
     cameras: int = 10,
+    cover_all: bool = False,
     jurisdiction: str | None = None,
     budgets: Mapping[str, int] | None = None,
     method: str = "greedy",
@@ -128,6 +129,10 @@ def propose(
     ----------
     cameras
         Budget p: most new cameras (configurations) to choose.
+    cover_all
+        Instead of a budget: the fewest new cameras covering every demand point some candidate
+        can cover (set cover). Demand that no candidate covers is reported
+        (``figures["uncoverable_*"]``), not dropped silently.
     jurisdiction
         Code of the jurisdiction to plan for (demand and sites inside it); None: the city.
     budgets
@@ -283,11 +288,18 @@ def propose(
         group_of = {c: g for c, g in zip(configs["camera_id"], grp, strict=True) if g is not None}
         group_budget = {str(k): int(v) for k, v in budgets.items()}
 
-    done = _step(report, "solve", progress, f"{method}, p={cameras}")
-    result = max_coverage(inst, int(cameras), method=method,  # type: ignore[arg-type]
-                          time_limit_s=time_limit_s, group_of=group_of,
-                          group_budget=group_budget)  # fmt: skip
-    k_max = int(curve_max) if curve_max is not None else max(2 * int(cameras), 20)
+    done = _step(report, "solve", progress, f"{method}, " + ("cover all" if cover_all
+                                                           else f"p={cameras}"))  # fmt: skip
+    if cover_all:
+        result = set_cover(inst, method=method,  # type: ignore[arg-type]
+                           time_limit_s=time_limit_s, group_of=group_of,
+                           group_budget=group_budget)  # fmt: skip
+        k_max = int(curve_max) if curve_max is not None else len(result.selected)
+    else:
+        result = max_coverage(inst, int(cameras), method=method,  # type: ignore[arg-type]
+                              time_limit_s=time_limit_s, group_of=group_of,
+                              group_budget=group_budget)  # fmt: skip
+        k_max = int(curve_max) if curve_max is not None else max(2 * int(cameras), 20)
     greedy_curve, bound_curve = coverage_curve(inst, k_max, group_of=group_of,
                                                group_budget=group_budget)  # fmt: skip
     done()
@@ -335,7 +347,23 @@ def propose(
         "upper_bound_weight": round(result.lp_bound, 1),
         "gap_pct": round(100.0 * result.gap, 3),
         "status": result.status,
+        "objective": result.objective,
     }
+    if cover_all:
+        # what no candidate can see: reported with its size, never silently left out
+        no_cand = np.isin(np.asarray(demand["demand_id"], dtype=object),
+                          np.asarray(result.uncoverable, dtype=object))  # fmt: skip
+        report.figures.update(
+            lower_bound_cameras=int(round(result.lp_bound)),
+            upper_bound_weight=round(result.coverable_weight, 1),
+            uncoverable_points=int(no_cand.sum()),
+            uncoverable_weight=round(float(w[no_cand].sum()), 1),
+            uncoverable_m2=round(float(area[no_cand].sum()), 1),
+            uncoverable_road_km=round(float(length[no_cand & (kind == "road")].sum()) / 1000, 3),
+            uncoverable_entries=int((no_cand & (kind == "entry")).sum()),
+            uncoverable_ids=list(result.uncoverable[:200]),
+            uncovered_after=int(result.uncovered_count),
+        )  # fmt: skip
     total_w = max(result.total_weight, 1e-12)
     report.curve = {
         "k": list(range(len(greedy_curve))),
@@ -363,7 +391,8 @@ def propose(
     report.timings_s["compute"] = round(time.perf_counter() - t_all, 3)
     if save:
         done = _step(report, "write", progress)
-        params = {"cameras": cameras, "jurisdiction": jurisdiction, "budgets": dict(budgets or {}),
+        params = {"cameras": cameras, "cover_all": cover_all, "jurisdiction": jurisdiction,
+                  "budgets": dict(budgets or {}),
                   "method": method, "time_limit_s": time_limit_s, "road_level": road_level,
                   "road_weight_per_m": road_weight_per_m, "entry_weight": entry_weight,
                   "spacing_m": spacing_m, "seed": seed, "lenses": [ln.key for ln in lenses],
@@ -373,7 +402,8 @@ def propose(
         with engine.begin() as conn:
             report.proposal_id = store_pl.write_proposal(conn, {
                 "coverage_run_id": run_id, "jurisdiction_code": jurisdiction,
-                "budget": cameras, "method": method, "solver_status": result.status,
+                "budget": len(sel) if cover_all else cameras, "method": method,
+                "solver_status": result.status,
                 "gap": result.gap, "parameters": params,
                 "results": {"figures": report.figures, "curve": report.curve,
                             "solver": report.solver, "sizes": report.sizes,

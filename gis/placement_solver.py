@@ -238,8 +238,8 @@ def max_coverage(
             value=lambda b: _covered(prob, b))  # fmt: skip
         details.update(info)
         status = "optimal" if optimal else "feasible"
-        if optimal and not bounds:
-            bounds = [_covered(prob, best)]
+        if optimal and mip_rel_gap == 0:  # HiGHS proved it (its bound may be a hair off)
+            bounds.append(_covered(prob, best))
         for b in bounds:
             if b < bound:
                 bound, bound_source = b, "highs"
@@ -300,8 +300,8 @@ def set_cover(
             mip_rel_gap, threads, value=lambda b: float(len(b)))  # fmt: skip
         details.update(info)
         status = "optimal" if optimal else "feasible"
-        if optimal and not bounds:
-            bounds = [float(len(best))]
+        if optimal and mip_rel_gap == 0:  # proved; HiGHS rounds its bound up, integral costs
+            bounds.append(float(len(best)))
         for b in bounds:
             hb = float(math.ceil(b - 1e-6))
             if hb > bound:

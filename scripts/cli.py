@@ -677,7 +677,8 @@ def _placement_propose(args: argparse.Namespace, settings: Settings) -> int:
             raise ValueError(f"--budget {item!r}: expected CODE=N, e.g. 990101=4")
         budgets[code] = int(n)
     report = propose(
-        engine, cameras=args.cameras, jurisdiction=args.jurisdiction, budgets=budgets,
+        engine, cameras=args.cameras, cover_all=args.cover_all,
+        jurisdiction=args.jurisdiction, budgets=budgets,
         method=args.method, time_limit_s=args.time_limit, road_level=args.road_level,
         road_weight_per_m=args.road_weight, entry_weight=args.entry_weight, seed=args.seed,
         rerun_coverage=args.rerun_coverage, workers=args.workers, save=not args.no_save,
@@ -704,6 +705,11 @@ def _placement_propose(args: argparse.Namespace, settings: Settings) -> int:
         f"  {s['method']}: {s['status']}, weight {s['covered_weight']:,.0f}, proven bound "
         f"{s['lp_bound']:,.0f} ({s['bound_source']}), gap {100 * s['gap']:.2f} %",
     ]  # fmt: skip
+    if args.cover_all:
+        text.append(f"  cover all: {f['cameras']} camera(s), at least {f['lower_bound_cameras']}"
+                    f" needed; no candidate sees {f['uncoverable_points']:,} demand point(s) "
+                    f"({f['uncoverable_m2']:,.0f} m2, {f['uncoverable_road_km']} road km, "
+                    f"{f['uncoverable_entries']} entry road(s))")  # fmt: skip
     for r in report.as_dict()["sites"]:
         text.append(f"  #{r['rank']:<2} {r['site_kind']:<8} {r['lat']:.6f},{r['lon']:.6f} "
                     f"az {r['azimuth_deg']:5.1f} tilt {r['tilt_deg']:4.1f} "
@@ -986,6 +992,9 @@ def build_parser() -> argparse.ArgumentParser:
     pp = cmd(pls, "propose", _placement_propose, "best new camera sites for the blind spots of "
              "the latest coverage run, stored as a proposal")  # fmt: skip
     pp.add_argument("--cameras", type=int, default=10, metavar="N", help="budget (default 10)")
+    pp.add_argument("--cover-all", action="store_true",
+                    help="fewest cameras covering every coverable demand point (no budget); "
+                    "what no candidate can cover is reported")  # fmt: skip
     pp.add_argument("--jurisdiction", metavar="CODE", help="plan inside this jurisdiction only")
     pp.add_argument("--budget", action="append", metavar="CODE=N",
                     help="most new cameras in a jurisdiction (repeatable)")  # fmt: skip

@@ -83,6 +83,22 @@ def test_ten_cameras_are_proposed_stored_and_honest_about_the_gap(
     assert "<svg" in pr.curve_html(proposal)
 
 
+def test_cover_all_in_a_station_covers_everything_coverable_and_reports_the_rest(
+    city_engine: Engine,
+) -> None:
+    rep = pr.propose(city_engine, cover_all=True, jurisdiction="99010101", save=False,
+                     workers=2, **FAST)  # type: ignore[arg-type]
+    f, s = rep.figures, rep.solver
+    assert s["objective"] == "set_cover" and s["status"] == "heuristic"
+    assert rep.sites is not None and f["cameras"] == len(rep.sites) > 0
+    assert 1 <= f["lower_bound_cameras"] <= f["cameras"]
+    # nothing a candidate can see is left out; what none can see is reported, with its area
+    assert f["uncovered_after"] == f["uncoverable_points"]
+    assert len(f["uncoverable_ids"]) == min(f["uncoverable_points"], 200)
+    assert f["gained_m2"] + f["uncoverable_m2"] == pytest.approx(f["blind_m2"], rel=0.01)
+    assert rep.as_dict()["sites"][0]["jurisdiction_code"] == "99010101"
+
+
 def test_the_newest_proposal_shows_on_the_console(
     city_engine: Engine, proposal: pr.ProposalReport
 ) -> None:

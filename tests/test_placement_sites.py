@@ -256,3 +256,60 @@ def test_matrix_entries_agree_with_straight_line_sight_on_a_random_subset() -> N
         agree += ((c, d) in pairs) == seen(recs[c], p.x, p.y, "observe", buildings)
     assert checked > 1200
     assert agree == checked
+
+
+def test_cover_all_on_a_small_scene_is_exhaustively_optimal_and_reports_the_unseeable() -> None:
+    import itertools
+
+    from gis.placement_solver import set_cover
+
+    # the blind corner of the L-shaped street, plus a blind patch 400 m away: out of every reach
+    buildings = frame([box(0, 0, 40, 40), box(60, 60, 100, 100)], height_m=[15.0, 15.0])
+    blind = frame([box(40, 40, 60, 60), box(400, 400, 410, 410)], key_area_id=[1, 2],
+                  dori_level=["observe", "observe"])  # fmt: skip
+    sites = frame([shapely.Point(X0 + 52, Y0 + 22), shapely.Point(X0 + 15, Y0 + 50),
+                   shapely.Point(X0 + 75, Y0 + 45)],
+                  site_id=["south", "west", "east"], kind=["pole", "pole", "pole"],
+                  mount_height_m=[6.0, 4.0, 8.0], facing_deg=[np.nan] * 3,
+                  building_index=[-1] * 3, source_id=[None] * 3)  # fmt: skip
+    cfg = ps.candidate_configs(sites, lenses=[LENS], azimuth_step_deg=45.0)
+    demand = pdem.area_demand(blind, spacing_m=2.5, seed=3)
+    mat = pdem.coverage_matrix(cfg, demand, buildings)
+    w = demand["weight"].to_numpy()
+    inst = CoverageInstance.from_pairs(mat.config_index, mat.demand_index, w,
+                                       candidate_ids=list(cfg["camera_id"]),
+                                       demand_ids=list(demand["demand_id"]))  # fmt: skip
+    greedy = set_cover(inst)
+    exact = set_cover(inst, method="ilp", time_limit_s=10.0)
+    # exhaustive search over the configurations (bit masks of the demand each one covers)
+    masks = [0] * len(cfg)
+    for c, d in zip(mat.config_index, mat.demand_index, strict=True):
+        masks[int(c)] |= 1 << int(d)
+    need = 0
+    for m_ in masks:
+        need |= m_
+    need &= sum(1 << j for j in np.flatnonzero(w > 0).tolist())
+    opt = next(k for k in range(len(cfg) + 1)
+               if any(_or(masks, s) & need == need
+                      for s in itertools.combinations(range(len(cfg)), k)))  # fmt: skip
+    assert exact.status == "optimal" and len(exact.selected) == opt >= 2
+    assert len(greedy.selected) >= opt and greedy.lp_bound <= opt
+    # every far point is reported as uncoverable, and nothing else is left uncovered
+    ids = demand["demand_id"].to_numpy(dtype=object)
+    far = set(ids[demand.geometry.x.to_numpy() > X0 + 300].tolist())
+    assert far and far <= set(exact.uncoverable)
+    assert exact.uncovered_count == len(exact.uncoverable)
+    # independently: no configuration sees an uncoverable point (straight-line 2.5D sight)
+    recs = records(cfg)
+    pts = demand.set_index("demand_id").geometry
+    for did in exact.uncoverable:
+        x, y = pts[did].x, pts[did].y
+        assert not any(seen(r, x, y, "observe", buildings) and not near_edge(
+            r, x, y, "observe", buildings) for r in recs)  # fmt: skip
+
+
+def _or(masks: list[int], chosen: tuple[int, ...]) -> int:
+    out = 0
+    for i in chosen:
+        out |= masks[i]
+    return out
