@@ -252,11 +252,15 @@ def propose(
     if scope is not None:
         cams = cams[shapely.covers(scope, cams.geometry.to_numpy())]
     weighted = demand.geometry.to_numpy()[demand["weight"].to_numpy() > 0]
+    t_sites = time.perf_counter()
     sites = psites.candidate_sites(
         roads=m["roads"], buildings=buildings, cameras=cams, area=scope, near=weighted,
         reach_m=reach_m, pole_spacing_m=pole_spacing_m, facade_spacing_m=facade_spacing_m)
+    t_configs = time.perf_counter()
+    report.timings_s["sites"] = round(t_configs - t_sites, 3)
     configs = psites.candidate_configs(sites, lenses=lenses, azimuth_step_deg=azimuth_step_deg,
                                        target_height_m=target_h)  # fmt: skip
+    report.timings_s["configs"] = round(time.perf_counter() - t_configs, 3)
     report.sizes.update(sites=len(sites), configs=len(configs))
     for kind, n in sites["kind"].value_counts().sort_index().items():
         report.sizes[f"sites_{kind}"] = int(n)
@@ -267,6 +271,7 @@ def propose(
     mat = pdem.coverage_matrix(configs, demand, buildings, target_height_m=target_h,
                                workers=workers)  # fmt: skip
     report.assumptions.extend(mat.notes)
+    report.timings_s.update({f"matrix_{k}": round(v, 3) for k, v in mat.timings_s.items()})
     inst = CoverageInstance.from_pairs(
         mat.config_index, mat.demand_index, demand["weight"].to_numpy(dtype=float),
         candidate_ids=list(configs["camera_id"]), demand_ids=list(demand["demand_id"]))

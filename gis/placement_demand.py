@@ -11,8 +11,9 @@ occlusion (:func:`gis.occlusion.visible_polygons`) — and an STRtree point-in-p
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
@@ -295,12 +296,15 @@ class CoverageMatrix:
         level (occlusion applied).
     notes : list of str
         Assumptions reported by the sector builder.
+    timings_s : dict
+        Seconds per step: ``sectors``, ``occlusion``, ``query`` (STRtree build + bulk query).
     """
 
     config_index: IntArray
     demand_index: IntArray
     visible: gpd.GeoDataFrame
     notes: list[str]
+    timings_s: dict[str, float] = field(default_factory=dict)
 
 
 def coverage_matrix(
@@ -349,9 +353,12 @@ def coverage_matrix(
     if len(configs) == 0 or len(demand) == 0 or not need:
         return CoverageMatrix(empty, empty, gpd.GeoDataFrame(
             {"camera_id": [], "level": []}, geometry=gpd.GeoSeries([], crs=crs)), [])
+    t0 = time.perf_counter()
     sectors, notes = fov.camera_sectors(configs, levels=levels, target_height_m=target_height_m)
+    t1 = time.perf_counter()
     visible = occlusion.visible_polygons(sectors, configs, buildings,
                                          target_height_m=target_height_m, workers=workers)
+    t2 = time.perf_counter()
     visible = visible[~shapely.is_empty(visible.geometry.to_numpy())].reset_index(drop=True)
     cfg_of = pd.Index(configs["camera_id"]).get_indexer(visible["camera_id"])
     vis_rank = visible["level"].map(_RANK).to_numpy()
@@ -360,5 +367,6 @@ def coverage_matrix(
     p_idx, v_idx = tree.query(pts, predicate="intersects")
     need_rank = demand["required_level"].map(_RANK).to_numpy()
     ok = vis_rank[v_idx] >= need_rank[p_idx]
+    timings = {"sectors": t1 - t0, "occlusion": t2 - t1, "query": time.perf_counter() - t2}
     return CoverageMatrix(cfg_of[v_idx[ok]].astype(np.int64), p_idx[ok].astype(np.int64),
-                          visible, notes)  # fmt: skip
+                          visible, notes, timings)  # fmt: skip
