@@ -145,7 +145,7 @@ def max_coverage(
     *,
     method: Method = "greedy",
     swap: bool = True,
-    perturb_rounds: int = 2,
+    perturb_rounds: int = 3,
     fixed: Iterable[str] = (),
     forbidden: Iterable[str] = (),
     group_of: Mapping[str, str] | None = None,
