@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,19 +23,23 @@ ARTEFACTS_DIR = PROJECT_ROOT / "test-artefacts"
 
 
 @pytest.fixture(scope="session")
-def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    """A fresh local cluster for this test session (deleted afterwards)."""
-    base = Path(tmp_path_factory.mktemp("pg", numbered=True))
-    # The server user must traverse the pytest temp root (root-owned, 0700 by default).
-    for parent in [base, *base.parents]:
-        if parent == Path("/tmp"):
-            break
-        parent.chmod(parent.stat().st_mode | 0o001)
+def pg_cluster() -> Iterator[LocalCluster]:
+    """A fresh local cluster for this test session (deleted afterwards).
+
+    It lives in a directory of its own under /tmp, not in pytest's numbered temp dirs: pytest
+    prunes those when other sessions start, which would pull the data directory from under a
+    session still running (two test runs at once on one machine).
+    """
+    base = Path(tempfile.mkdtemp(prefix="sightline-test-pg-", dir="/tmp"))
+    base.chmod(0o711)  # the server user must traverse it to reach its data directory
     cluster = LocalCluster(base / "data")
-    cluster.start()
-    ensure_database(cluster)
-    yield cluster
-    cluster.destroy()
+    try:
+        cluster.start()
+        ensure_database(cluster)
+        yield cluster
+    finally:
+        cluster.destroy()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
