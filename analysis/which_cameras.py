@@ -16,7 +16,7 @@ import pandas as pd
 import shapely
 from sqlalchemy import Engine
 
-from gis.lookup import cameras_at_points
+from gis.lookup import LEVEL_NAMES, PreparedVisible
 from store import coverage as store_cov
 
 MAX_BATCH_POINTS = 100_000
@@ -29,12 +29,12 @@ class WhichCamerasError(ValueError):
 
 @dataclass
 class VisibleIndex:
-    """One run's visible polygons and camera positions (EPSG:4326) with a built STRtree."""
+    """One run's visible polygons and camera positions (EPSG:4326) prepared for lookups."""
 
     run_id: int
-    visible: pd.DataFrame
-    cameras: pd.DataFrame
-    tree: shapely.STRtree
+    prepared: PreparedVisible
+    store_id: np.ndarray  # per camera code: the cameras table id, or None (what-if cameras)
+    name: np.ndarray  # per camera code: the camera's name, or None
     load_s: float
 
     @classmethod
@@ -48,8 +48,22 @@ class VisibleIndex:
             if not store_cov.run_exists(conn, rid):
                 raise WhichCamerasError(f"no finished coverage run {rid}")
             visible, cameras = store_cov.visible_of_run(conn, rid)
-        tree = shapely.STRtree(visible.geometry.to_numpy())
-        return cls(rid, visible, cameras, tree, time.perf_counter() - t)
+        return cls.build(rid, visible, cameras, time.perf_counter() - t)
+
+    @classmethod
+    def build(cls, run_id: int, visible: pd.DataFrame, cameras: pd.DataFrame,
+              read_s: float = 0.0) -> VisibleIndex:  # fmt: skip
+        """From a run's visible polygons (camera_id = device id, level, geometry) and the
+        stored cameras (camera_id, store_id, name, geometry), EPSG:4326."""
+        t = time.perf_counter()
+        prepared = PreparedVisible.build(visible, cameras)
+        meta = cameras.drop_duplicates("camera_id").set_index("camera_id")
+        ids = pd.Index(prepared.camera_ids)
+        store_id = meta["store_id"].reindex(ids).to_numpy(dtype=object)
+        names = meta["name"].reindex(ids).to_numpy(dtype=object)
+        store_id = np.array([None if pd.isna(v) else int(v) for v in store_id], dtype=object)
+        names = np.array([None if pd.isna(v) else str(v) for v in names], dtype=object)
+        return cls(run_id, prepared, store_id, names, read_s + time.perf_counter() - t)
 
     def lookup(self, lon: np.ndarray, lat: np.ndarray) -> pd.DataFrame:
         """Every (point, camera) where the camera sees the point, best DORI level first,
@@ -58,18 +72,14 @@ class VisibleIndex:
         lon = np.asarray(lon, dtype=np.float64)
         lat = np.asarray(lat, dtype=np.float64)
         check_points(lon, lat)
-        found = cameras_at_points(self.visible, self.cameras, shapely.points(lon, lat),
-                                  tree=self.tree)  # fmt: skip
-        meta = self.cameras.drop_duplicates("camera_id").set_index("camera_id")
-        store_id = meta["store_id"].reindex(found["camera_id"]).to_numpy()
-        names = meta["name"].reindex(found["camera_id"]).to_numpy()
+        m = self.prepared.match(np.asarray(shapely.points(lon, lat), dtype=object))
         return pd.DataFrame({
-            "point": found["point_index"].to_numpy(dtype=np.int64),
-            "device_id": found["camera_id"].to_numpy(),
-            "camera_id": [None if pd.isna(v) else int(v) for v in store_id],
-            "name": [None if pd.isna(v) else v for v in names],
-            "dori_level": found["dori_level"].to_numpy(),
-            "distance_m": np.round(found["distance_m"].to_numpy(dtype=np.float64), 2),
+            "point": m.point_index.astype(np.int64),
+            "device_id": self.prepared.camera_ids[m.camera],
+            "camera_id": self.store_id[m.camera],
+            "name": self.name[m.camera],
+            "dori_level": LEVEL_NAMES[m.rank],
+            "distance_m": np.round(m.distance_m, 2),
         })  # fmt: skip
 
 

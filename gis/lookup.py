@@ -7,14 +7,19 @@ polygons can be searched without reprojecting them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import shapely
 from pyproj import CRS, Geod
 
 LEVEL_RANK = {"detect": 1, "observe": 2, "recognise": 3, "identify": 4}
-_LEVEL_OF_RANK = np.array(["", "detect", "observe", "recognise", "identify"], dtype=object)
+LEVEL_NAMES = np.array(["", "detect", "observe", "recognise", "identify"], dtype=object)
+"""DORI level name by rank (1 detect .. 4 identify)."""
+_LEVEL_OF_RANK = LEVEL_NAMES
 
 
 class CameraLookupError(ValueError):
@@ -57,26 +62,78 @@ def cameras_at_points(
     if visible.crs is None or visible.crs != cameras.crs:
         raise CameraLookupError("visible and cameras must share one CRS (projected or lon/lat)")
     pts = np.asarray(points.to_numpy() if hasattr(points, "to_numpy") else points, dtype=object)
-    if tree is None:
-        tree = shapely.STRtree(visible.geometry.to_numpy())
-    p_idx, v_idx = tree.query(pts, predicate="intersects")  # edges count as seen
-    if len(p_idx) == 0:
-        return pd.DataFrame({"point_index": [], "camera_id": [], "dori_level": [],
-                             "distance_m": []})  # fmt: skip
-    rank = visible["level"].map(LEVEL_RANK).to_numpy()[v_idx]
-    cam = visible["camera_id"].to_numpy()[v_idx]
-    hits = pd.DataFrame({"point_index": p_idx, "camera_id": cam, "rank": rank})
-    best = hits.groupby(["point_index", "camera_id"], sort=False)["rank"].max().reset_index()
-    pos = cameras.drop_duplicates("camera_id").set_index("camera_id").geometry
-    cam_pts = pos.reindex(best["camera_id"]).to_numpy()
-    known = ~shapely.is_missing(cam_pts)
-    cam_xy = np.full((len(best), 2), np.nan)
-    cam_xy[known] = shapely.get_coordinates(cam_pts[known])
-    pt_xy = shapely.get_coordinates(pts[best["point_index"].to_numpy()])
-    best["distance_m"] = _distance_m(CRS.from_user_input(visible.crs), cam_xy, pt_xy)
-    best["dori_level"] = _LEVEL_OF_RANK[best["rank"].to_numpy()]
-    best = best.sort_values(["point_index", "rank", "distance_m"], ascending=[True, False, True])
-    return best[["point_index", "camera_id", "dori_level", "distance_m"]].reset_index(drop=True)
+    prepared = PreparedVisible.build(visible, cameras, tree=tree)
+    found = prepared.match(pts)
+    return pd.DataFrame({
+        "point_index": found.point_index,
+        "camera_id": prepared.camera_ids[found.camera],
+        "dori_level": _LEVEL_OF_RANK[found.rank],
+        "distance_m": found.distance_m,
+    })  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Matches:
+    """Point-camera pairs, ordered by point, best level (rank 4 identify .. 1 detect), then
+    distance; ``camera`` indexes :attr:`PreparedVisible.camera_ids`."""
+
+    point_index: npt.NDArray[np.intp]
+    camera: npt.NDArray[np.intp]
+    rank: npt.NDArray[np.intp]
+    distance_m: npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class PreparedVisible:
+    """Visible polygons in an STRtree with their camera (as an integer code) and DORI rank
+    per polygon, and each camera's position: built once, matched against many batches."""
+
+    tree: shapely.STRtree
+    camera_of: npt.NDArray[np.intp]
+    rank_of: npt.NDArray[np.intp]
+    camera_ids: npt.NDArray[np.object_]
+    camera_xy: npt.NDArray[np.float64]
+    crs: CRS
+
+    @classmethod
+    def build(cls, visible: gpd.GeoDataFrame, cameras: gpd.GeoDataFrame, *,
+              tree: shapely.STRtree | None = None) -> PreparedVisible:  # fmt: skip
+        """From ``visible`` (camera_id, level, geometry) and ``cameras`` (camera_id, Point
+        geometry; cameras missing here get NaN distances), both in one CRS."""
+        code, ids = pd.factorize(visible["camera_id"].to_numpy(), sort=False)
+        rank = pd.Series(visible["level"].to_numpy()).map(LEVEL_RANK)
+        if rank.isna().any():
+            bad = visible["level"].to_numpy()[rank.isna().to_numpy()][0]
+            raise CameraLookupError(f"visible: unknown DORI level {bad!r}")
+        pos = cameras.drop_duplicates("camera_id").set_index("camera_id").geometry
+        cam_pts = pos.reindex(ids).to_numpy()
+        known = ~shapely.is_missing(cam_pts)
+        xy = np.full((len(ids), 2), np.nan)
+        if known.any():
+            xy[known] = shapely.get_coordinates(cam_pts[known])
+        return cls(
+            tree=tree if tree is not None else shapely.STRtree(visible.geometry.to_numpy()),
+            camera_of=code.astype(np.intp), rank_of=rank.to_numpy(dtype=np.intp),
+            camera_ids=np.asarray(ids, dtype=object), camera_xy=xy,
+            crs=CRS.from_user_input(visible.crs),
+        )  # fmt: skip
+
+    def match(self, points: npt.NDArray[np.object_]) -> Matches:
+        """Every camera that sees each point (edges count as seen), with its best level."""
+        p_idx, v_idx = self.tree.query(points, predicate="intersects")
+        cam = self.camera_of[v_idx]
+        rank = self.rank_of[v_idx]
+        key = p_idx.astype(np.int64) * (len(self.camera_ids) + 1) + cam
+        order = np.lexsort((-rank, key))  # per (point, camera): best level first
+        key = key[order]
+        first = np.ones(len(key), dtype=bool)
+        first[1:] = key[1:] != key[:-1]
+        sel = order[first]
+        p_sel, c_sel, r_sel = p_idx[sel].astype(np.intp), cam[sel], rank[sel]
+        pt_xy = shapely.get_coordinates(points[p_sel]) if len(p_sel) else np.empty((0, 2))
+        dist = _distance_m(self.crs, self.camera_xy[c_sel], pt_xy)
+        out = np.lexsort((dist, -r_sel, p_sel))
+        return Matches(p_sel[out], c_sel[out], r_sel[out], dist[out])
 
 
 def _distance_m(crs: CRS, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -65,7 +65,8 @@ def upgrade() -> None:
             BEGIN
                 FOR r IN SELECT DISTINCT run_id FROM {t}_flat ORDER BY 1 LOOP
                     EXECUTE format('CREATE TABLE %I (LIKE {t} INCLUDING DEFAULTS '
-                                   'INCLUDING CONSTRAINTS)', '{t}_run_' || r);
+                                   'INCLUDING CONSTRAINTS) WITH (parallel_workers = 0)',
+                                   '{t}_run_' || r);
                     EXECUTE format('INSERT INTO %I SELECT * FROM {t}_flat WHERE run_id = %s',
                                    '{t}_run_' || r, r);
                     EXECUTE format('ALTER TABLE {t} ATTACH PARTITION %I FOR VALUES IN (%s)',
