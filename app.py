@@ -29,7 +29,8 @@ def create_app(
         ``store.queries.map_frames(engine)``.
     engine
         The store, for live camera health (colours, legend, fault list refresh while the page
-        is open). None: a static page.
+        is open), the planner layers of the newest coverage run and the cameras that see a
+        clicked point. None: a static page.
 
     Returns
     -------
@@ -47,6 +48,7 @@ def create_app(
         external_stylesheets=[],
     )
     cursor = map_page.health_cursor(engine) if engine is not None else None
-    app.layout = map_page.layout(settings, frames, health_cursor=cursor)
+    planner = map_page.planner_data(engine) if engine is not None else None
+    app.layout = map_page.layout(settings, frames, health_cursor=cursor, planner=planner)
     map_page.register(app, settings, engine)
     return app

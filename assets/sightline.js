@@ -48,7 +48,69 @@
         });
     }
 
+    /* Camera search and filters (pages/map.py puts them in hideout.filter):
+       {q: text, kinds: [...], statuses: [...], jurisdictions: [ids]} where jurisdictions holds
+       the chosen areas and all areas below them. Empty / missing parts match everything. */
+    function cameraMatches(props, filter) {
+        if (!filter) { return true; }
+        var q = (filter.q || "").trim().toLowerCase();
+        if (q) {
+            var hay = [props.device_id, props.name, props.id].map(function (v) {
+                return v === null || v === undefined ? "" : String(v).toLowerCase();
+            });
+            if (!hay.some(function (v) { return v.indexOf(q) !== -1; })) { return false; }
+        }
+        if (filter.kinds && filter.kinds.length && filter.kinds.indexOf(props.kind) === -1) {
+            return false;
+        }
+        if (filter.statuses && filter.statuses.length &&
+                filter.statuses.indexOf(props.status) === -1) {
+            return false;
+        }
+        if (filter.jurisdictions && filter.jurisdictions.length &&
+                filter.jurisdictions.indexOf(props.jurisdiction_id) === -1) {
+            return false;
+        }
+        return true;
+    }
+
+    function filterActive(filter) {
+        return Boolean(filter && ((filter.q || "").trim() || (filter.kinds || []).length ||
+            (filter.statuses || []).length || (filter.jurisdictions || []).length));
+    }
+
+    /* The Leaflet map of a container, for the browser console and the browser tests:
+       document.getElementById("map").sightlineMap (e.g. latLngToContainerPoint). */
+    if (window.L && window.L.Map) {
+        window.L.Map.addInitHook(function () { this.getContainer().sightlineMap = this; });
+    }
+
     window.sightline = Object.assign({}, window.sightline, {
+        cameraMatches: cameraMatches,
+        filterActive: filterActive,
+
+        /* filter(feature, context): camera search and filters on hideout.filter, with live
+           statuses applied. Cluster bubbles pass (the page switches clustering off while a
+           filter is active, since a bubble's count cannot be filtered). */
+        cameraFilter: function (feature, context) {
+            var h = hideoutOf(context);
+            var props = feature.properties || {};
+            if (props.cluster) { return true; }
+            return cameraMatches(liveProps(h, props), h.filter);
+        },
+
+        /* style(feature, context): hideout.base with the colour of the highest of
+           hideout.steps ([[lower bound, colour], ...], ascending) that props[property] reaches. */
+        styleByStep: function (feature, context) {
+            var h = hideoutOf(context);
+            var value = Number((feature.properties || {})[h.property]);
+            var colour = null;
+            (h.steps || []).forEach(function (step) {
+                if (colour === null || value >= step[0]) { colour = step[1]; }
+            });
+            return Object.assign({}, h.base || {}, {color: colour || "#888888"});
+        },
+
         /* style(feature, context): hideout.base overlaid with hideout.styles[props[property]]. */
         styleByProperty: function (feature, context) {
             var h = hideoutOf(context);
@@ -65,6 +127,9 @@
             options.fillColor = colorOf(h, props);
             options.className = classes(h, props);
             options.pane = paneOf(context, "overlayPane");
+            // A click on a camera opens its video; it must not also ask the map which cameras
+            // see the camera's own position (pages/first_response.py listens to map clicks).
+            options.bubblingMouseEvents = false;
             return L.circleMarker(latlng, options);
         },
 

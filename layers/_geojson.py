@@ -30,6 +30,10 @@ PANE_Z_INDEX = {
     "sl-roads": 340,
     "sl-key-areas": 360,
     "sl-jurisdictions": 380,
+    "sl-coverage": 390,
+    "sl-road-coverage": 395,
+    "sl-entry-roads": 397,
+    "sl-blind-spots": 399,
     "sl-alarm-points": 610,
     "sl-checkpoints": 620,
     "sl-cameras": 630,
@@ -108,6 +112,7 @@ def feature_collection(
     columns: Iterable[str],
     *,
     tooltip: list[str] | None = None,
+    decimals: int | None = None,
 ) -> dict[str, Any]:
     """GeoJSON FeatureCollection (EPSG:4326) of ``gdf`` with only the listed property columns.
 
@@ -124,6 +129,9 @@ def feature_collection(
     tooltip
         Optional HTML per row of ``gdf``; stored as the ``tooltip`` property, which dash-leaflet
         binds as a Leaflet tooltip by default.
+    decimals
+        Round coordinates to this many decimal places of a degree (6: ~0.1 m), for display
+        layers whose full float precision would only add bytes. None: unrounded.
 
     Raises
     ------
@@ -143,6 +151,9 @@ def feature_collection(
         props["tooltip"] = tooltip
     geoms = gdf.geometry.to_numpy()
     valid = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    out = GeoDataFrame(props[valid], geometry=geoms[valid], crs=4326)
+    shown = geoms[valid]
+    if decimals is not None:
+        shown = shapely.transform(shown, lambda xy: np.round(xy, decimals))
+    out = GeoDataFrame(props[valid], geometry=shown, crs=4326)
     collection: dict[str, Any] = out.to_geo_dict(na="null", drop_id=True)
     return collection

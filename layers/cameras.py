@@ -97,6 +97,8 @@ def build(
         pane=PANE,
         hideout=hideout,
         pointToLayer=js("circleMarker"),
+        # Search and filters (pages/camera_search.py) live in hideout["filter"].
+        filter=js("cameraFilter"),
         # With cluster=True dash-leaflet restyles every feature (default: thin grey outline),
         # so the outline by kind must come from the style function as well.
         style=js("styleByProperty"),

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import dash_leaflet as dl
-import flask
 import numpy as np
 from dash import Dash, Input, Output, State, dcc, html, no_update
 from dash.development.base_component import Component
@@ -16,16 +16,21 @@ from sqlalchemy import Engine
 from layers import (
     alarm_points,
     basemap,
+    blind_spots,
     buildings,
     cameras,
     checkpoints,
+    coverage_levels,
+    entry_roads,
     jurisdictions,
     key_areas,
     placement,
+    road_coverage,
     roads,
 )
+from pages import camera_search, first_response, video
 from settings import Settings
-from store import access, health
+from store import coverage, health, map_queries
 
 MAP_ID = "map"
 FRAME_KEYS = (
@@ -86,8 +91,43 @@ def _legend(cams: GeoDataFrame) -> html.Div:
     return html.Div(_legend_rows(counts), id="legend", className="sl-legend")
 
 
+LAYERS_CONTROL_ID = "layers-control"
+PLANNER_LEGEND_ID = "planner-legend"
+
+
+def planner_data(engine: Engine) -> dict[str, Any]:
+    """The planner layers of the newest coverage run (``store.map_queries.planner_frames``),
+    ``{}`` when there is no run yet."""
+    with engine.connect() as conn:
+        return map_queries.planner_frames(conn, coverage.latest_run(conn))
+
+
+def _planner(planner: Mapping[str, Any]) -> tuple[list[Component], list[tuple[str, Component]]]:
+    """Planner overlays (off at first) and their legend blocks keyed by overlay name."""
+    if not planner:
+        return [], []
+    entry = planner["entry_roads"]
+    overlays = [
+        coverage_levels.build(planner["coverage_levels"]),
+        blind_spots.build(planner["blind_spots"]),
+        road_coverage.build(planner["road_coverage"]),
+        entry_roads.build(entry.roads),
+    ]
+    legends = [
+        (coverage_levels.NAME, coverage_levels.legend(planner["coverage_levels"])),
+        (blind_spots.NAME, blind_spots.legend(planner["blind_spots"])),
+        (road_coverage.NAME, road_coverage.legend(planner["road_coverage"])),
+        (entry_roads.NAME, entry_roads.legend(entry.counts, stored=entry.stored)),
+    ]
+    return overlays, legends
+
+
 def layout(
-    settings: Settings, frames: Mapping[str, GeoDataFrame], *, health_cursor: int | None = None
+    settings: Settings,
+    frames: Mapping[str, GeoDataFrame],
+    *,
+    health_cursor: int | None = None,
+    planner: Mapping[str, Any] | None = None,
 ) -> Component:
     """The console page.
 
@@ -102,6 +142,10 @@ def layout(
         The newest camera status change (:func:`store.health.last_event_id`) the frames
         reflect; the page then polls for later changes (colours, legend, fault list). None: a
         static page.
+    planner
+        The planner layers of a coverage run (:func:`planner_data`): coverage per DORI level,
+        blind spots, road coverage, entry roads without checkpoint; each a toggleable overlay
+        (off at first) with a legend shown while it is on. None or ``{}``: no planner layers.
 
     Returns
     -------
@@ -129,6 +173,8 @@ def layout(
     ]
     if "placement" in frames and len(frames["placement"]):  # the newest placement proposal
         overlays.append(placement.build(frames["placement"]))
+    planner_overlays, planner_legends = _planner(planner or {})
+    overlays.extend(planner_overlays)
     bounds = map_bounds(frames)
     if bounds is None:
         view = {"center": list(WORLD_CENTER), "zoom": WORLD_ZOOM}
@@ -144,7 +190,8 @@ def layout(
     the_map = dl.MapContainer(
         [
             *basemap.build(settings, frames["jurisdictions"]),
-            dl.LayersControl(overlays, position="topright", collapsed=False),
+            dl.LayersControl(overlays, id=LAYERS_CONTROL_ID, position="topright", collapsed=False),
+            *first_response.map_children(),
             dl.ScaleControl(position="bottomleft", imperial=False),
             # Our own control: the OSM credit must stay visible whatever overlays are on.
             dl.AttributionControl(
@@ -166,6 +213,7 @@ def layout(
             html.Span(
                 _plural(n_checkpoints, "checkpoint"), id="checkpoint-count", className="sl-count"
             ),
+            *camera_search.controls(frames["cameras"], frames["jurisdictions"]),
         ],
         className="sl-header",
     )
@@ -173,7 +221,18 @@ def layout(
         [
             header,
             html.Div(
-                [the_map, _legend(frames["cameras"]), html.Div(id=VIDEO_PANEL_ID)],
+                [
+                    the_map,
+                    _legend(frames["cameras"]),
+                    html.Div(
+                        [html.Div(block, id=f"legend-{i}", hidden=True)
+                         for i, (_name, block) in enumerate(planner_legends)],
+                        id=PLANNER_LEGEND_ID, className="sl-planner-legend",
+                        **{"data-layers": "|".join(n for n, _ in planner_legends)},
+                    ),  # fmt: skip
+                    html.Div(id=VIDEO_PANEL_ID),
+                    *first_response.panels(),
+                ],
                 className="sl-map-wrap",
             ),
             *([] if health_cursor is None else _live_health(settings, health_cursor)),
@@ -186,44 +245,15 @@ def layout(
 VIDEO_PANEL_ID = "video-panel"
 
 
-def gateway_base(settings: Settings) -> str:
-    """The gateway's base URL as this browser reaches it.
-
-    ``gateway_url`` when set; else the host the browser used for the console (so a console
-    opened from another machine is not sent to 127.0.0.1) on ``gateway_port``.
-    """
-    if settings.gateway_url:
-        return settings.gateway_url.rstrip("/")
-    host = settings.host
-    if flask.has_request_context():
-        host = flask.request.host  # "name:port" or "[v6]:port"
-        host = host[: host.index("]") + 1] if host.startswith("[") else host.split(":")[0]
-    return f"http://{host}:{settings.gateway_port}"
-
-
 def video_panel(settings: Settings, feature: Mapping[str, object] | None) -> list[Component]:
     """The video panel of a clicked camera: signed, short-lived gateway URLs for this viewer."""
     props = (feature or {}).get("properties") or {}
     device_id = props.get("device_id") if isinstance(props, dict) else None
     if not device_id:
         return []
-    key = access.signing_key(settings)
-    q = access.sign(key, str(device_id), "console", settings.stream_url_ttl_s)
-    query = "?" + "&".join(f"{k}={v}" for k, v in q.items())
-    stream = f"{gateway_base(settings)}/streams/{device_id}"
     return [
         html.Div(f"{props.get('name') or ''} · {device_id}", className="sl-video-title"),
-        html.Video(
-            id="video-player",
-            className="sl-video",
-            muted=True,
-            autoPlay=True,
-            **{
-                "data-stream": stream.replace("http", "ws", 1) + "/ws" + query,
-                "data-hls": f"{stream}/hls/index.m3u8{query}",
-                "data-camera": str(device_id),
-            },
-        ),
+        video.video(settings, str(device_id), id="video-player", className="sl-video"),
     ]
 
 
@@ -290,6 +320,10 @@ def register(app: Dash, settings: Settings, engine: Engine | None = None) -> Non
             raise PreventUpdate  # a cluster was clicked (it zooms in): keep the panel
         return panel
 
+    camera_search.register(app)
+    first_response.register(app, settings, engine, MAP_ID)
+    if app.layout is not None:
+        _register_planner_legends(app, _find_ids(app.layout, "legend-"))
     if engine is None:
         return
 
@@ -330,8 +364,36 @@ def register(app: Dash, settings: Settings, engine: Engine | None = None) -> Non
             var live = Object.assign({}, (hideout && hideout.live) || {}, changes);
             return Object.assign({}, hideout, {live: live});
         }""",
-        Output(cameras.LAYER_ID, "hideout"),
+        Output(cameras.LAYER_ID, "hideout", allow_duplicate=True),
         Input(HEALTH_CHANGES_ID, "data"),
         State(cameras.LAYER_ID, "hideout"),
         prevent_initial_call=True,
+    )
+
+
+def _find_ids(component: Any, prefix: str) -> list[str]:
+    """Ids starting with ``prefix`` in a layout tree, in document order."""
+    found: list[str] = []
+    cid = getattr(component, "id", None)
+    if isinstance(cid, str) and cid.startswith(prefix):
+        found.append(cid)
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list | tuple) else [children]:
+        if isinstance(child, Component):
+            found.extend(_find_ids(child, prefix))
+    return found
+
+
+def _register_planner_legends(app: Dash, ids: list[str]) -> None:
+    """Show a planner layer's legend block while its overlay is on (in the browser)."""
+    if not ids:
+        return
+    app.clientside_callback(
+        """function (on) {
+            var names = document.getElementById("planner-legend").dataset.layers.split("|");
+            on = on || [];
+            return names.map(function (n) { return on.indexOf(n) === -1; });
+        }""",
+        [Output(i, "hidden") for i in ids],
+        Input(LAYERS_CONTROL_ID, "overlays"),
     )

@@ -1,0 +1,155 @@
+"""Read queries of the map console's planner layers: a coverage run's results for display.
+
+Every function reads one layer of one run (EPSG:4326). Polygons and lines are simplified in
+PostGIS for display (``ST_SimplifyPreserveTopology``) with a tolerance in degrees, so the page
+does not carry analysis-grade vertices: ``DISPLAY_TOLERANCE_DEG`` = 5e-6° is ~0.55 m north-south
+and ~0.4 m east-west at Monaco's 43.7° N, under half a screen pixel up to zoom 18 (1 px ≈ 0.43 m
+there), and cuts the demo city's coverage unions from 1.43 MB to 0.27 MB of GeoJSON. Use a
+larger tolerance for lower zooms (1 px ≈ 1.7 m at zoom 16, 6.9 m at zoom 14 at that latitude).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+from sqlalchemy import Connection, text
+
+DISPLAY_TOLERANCE_DEG = 5e-6
+"""Default simplification tolerance in degrees (see the module docstring)."""
+
+DORI_LEVELS = ("detect", "observe", "recognise", "identify")
+
+ENTRY_ROADS_KEY = "entry_roads_status"
+"""Key of a run's ``results`` JSON that would hold ``[{"road_id", "status"}, ...]`` per entry
+road; runs written so far store only the counts (``entry_roads_by_status``)."""
+
+
+def coverage_levels(
+    conn: Connection, run_id: int, tolerance_deg: float = DISPLAY_TOLERANCE_DEG
+) -> gpd.GeoDataFrame:
+    """The union of visible ground per DORI level of a run, simplified for display.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``level, area_m2, geometry`` (MultiPolygon, EPSG:4326), weakest level first
+        (detect, observe, recognise, identify), so the stronger levels draw on top.
+    """
+    return gpd.read_postgis(
+        text("SELECT level, area_m2, ST_SimplifyPreserveTopology(geom, :tol) AS geometry "
+             "FROM coverage_levels WHERE run_id = :r ORDER BY CASE level WHEN 'detect' THEN 1 "
+             "WHEN 'observe' THEN 2 WHEN 'recognise' THEN 3 ELSE 4 END"),
+        conn, geom_col="geometry", crs=4326, params={"r": run_id, "tol": tolerance_deg},
+    )  # fmt: skip
+
+
+def blind_spots(
+    conn: Connection, run_id: int, tolerance_deg: float = DISPLAY_TOLERANCE_DEG
+) -> gpd.GeoDataFrame:
+    """Blind spots of the key areas of a run (ground not seen at the level the area requires).
+
+    Returns
+    -------
+    GeoDataFrame
+        ``id, key_area_id, key_area, area_class, dori_level, area_m2, geometry``
+        (MultiPolygon, EPSG:4326, simplified for display), largest first.
+    """
+    return gpd.read_postgis(
+        text("SELECT b.id, b.key_area_id, k.name AS key_area, k.area_class, b.dori_level, "
+             "b.area_m2, ST_SimplifyPreserveTopology(b.geom, :tol) AS geometry "
+             "FROM blind_spots b JOIN key_areas k ON k.id = b.key_area_id "
+             "WHERE b.run_id = :r ORDER BY b.area_m2 DESC, b.id"),
+        conn, geom_col="geometry", crs=4326, params={"r": run_id, "tol": tolerance_deg},
+    )  # fmt: skip
+
+
+def road_coverage(
+    conn: Connection, run_id: int, tolerance_deg: float = DISPLAY_TOLERANCE_DEG
+) -> gpd.GeoDataFrame:
+    """Road coverage of a run joined to the roads: one row per road, covered % per DORI level.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``id, name, road_class, length_m, detect_pct, observe_pct, recognise_pct,
+        identify_pct, geometry`` (LineString, EPSG:4326, simplified for display). A level the
+        run has no row for is 0.
+    """
+    pct = ", ".join(
+        f"coalesce(max(c.covered_pct) FILTER (WHERE c.level = '{lv}'), 0) AS {lv}_pct"
+        for lv in DORI_LEVELS
+    )
+    return gpd.read_postgis(
+        text(f"SELECT r.id, r.name, r.road_class, max(c.length_m) AS length_m, {pct}, "  # noqa: S608 - fixed names
+             "ST_SimplifyPreserveTopology(r.geom, :tol) AS geometry "
+             "FROM road_coverage c JOIN roads r ON r.id = c.road_id WHERE c.run_id = :r "
+             "GROUP BY r.id ORDER BY r.id"),
+        conn, geom_col="geometry", crs=4326, params={"r": run_id, "tol": tolerance_deg},
+    )  # fmt: skip
+
+
+@dataclass
+class EntryRoads:
+    """Entry roads of a run that lack a checkpoint (or one direction of it).
+
+    ``roads`` holds the roads (``id, name, road_class, status``, LineString, EPSG:4326) when
+    the run stored the per-road status; ``stored`` says whether it did. ``counts`` is the run's
+    count of entry roads per status (``covered``, ``partial``, ``missing``).
+    """
+
+    roads: gpd.GeoDataFrame
+    counts: dict[str, int] = field(default_factory=dict)
+    stored: bool = False
+
+
+def entry_roads_without_checkpoint(
+    conn: Connection, run_id: int, tolerance_deg: float = DISPLAY_TOLERANCE_DEG
+) -> EntryRoads:
+    """The entry roads of a run with status ``missing`` or ``partial``, from its results JSON.
+
+    The per-road status is read from ``results[ENTRY_ROADS_KEY]`` when the run stored it; the
+    coverage runs written so far store only the counts per status, and then ``roads`` is empty
+    and ``stored`` is False (the console says so).
+    """
+    row = conn.execute(
+        text("SELECT results -> :k AS per_road, results -> 'entry_roads_by_status' AS counts "
+             "FROM coverage_runs WHERE id = :r"),
+        {"r": run_id, "k": ENTRY_ROADS_KEY},
+    ).first()  # fmt: skip
+    per_road: Any = row.per_road if row is not None else None
+    counts = {str(k): int(v) for k, v in ((row.counts if row is not None else None) or {}).items()}
+    empty = gpd.GeoDataFrame(
+        {"id": [], "name": [], "road_class": [], "status": []}, geometry=[], crs=4326
+    )
+    if not isinstance(per_road, list):
+        return EntryRoads(empty, counts, stored=False)
+    status = {int(d["road_id"]): str(d["status"]) for d in per_road
+              if isinstance(d, dict) and d.get("status") in ("missing", "partial")}  # fmt: skip
+    if not status:
+        return EntryRoads(empty, counts, stored=True)
+    roads = gpd.read_postgis(
+        text("SELECT id, name, road_class, ST_SimplifyPreserveTopology(geom, :tol) AS geometry "
+             "FROM roads WHERE id = ANY(:ids) ORDER BY id"),
+        conn, geom_col="geometry", crs=4326, params={"ids": list(status), "tol": tolerance_deg},
+    )  # fmt: skip
+    roads["status"] = [status[int(i)] for i in roads["id"]]
+    return EntryRoads(roads, counts, stored=True)
+
+
+def planner_frames(
+    conn: Connection, run_id: int | None, tolerance_deg: float = DISPLAY_TOLERANCE_DEG
+) -> dict[str, Any]:
+    """The planner layers of one run for the console, keyed ``coverage_levels``,
+    ``blind_spots``, ``road_coverage``, ``entry_roads`` (:class:`EntryRoads`) and
+    ``coverage_run`` (the run id); ``{}`` when there is no run."""
+    if run_id is None:
+        return {}
+    return {
+        "coverage_run": run_id,
+        "coverage_levels": coverage_levels(conn, run_id, tolerance_deg),
+        "blind_spots": blind_spots(conn, run_id, tolerance_deg),
+        "road_coverage": road_coverage(conn, run_id, tolerance_deg),
+        "entry_roads": entry_roads_without_checkpoint(conn, run_id, tolerance_deg),
+    }
