@@ -48,7 +48,7 @@ def create_app(
         external_stylesheets=[],
     )
     cursor = map_page.health_cursor(engine) if engine is not None else None
-    planner = map_page.planner_data(engine) if engine is not None else None
-    app.layout = map_page.layout(settings, frames, health_cursor=cursor, planner=planner)
+    run = map_page.coverage_run(engine) if engine is not None else None
+    app.layout = map_page.layout(settings, frames, health_cursor=cursor, planner_run=run)
     map_page.register(app, settings, engine)
     return app

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dash_leaflet as dl
 from dash import html
 from geopandas import GeoDataFrame
@@ -18,14 +20,23 @@ COLOR = "#e31a1c"
 STYLE = {"color": COLOR, "weight": 1, "fillColor": COLOR, "fillOpacity": 0.45}
 
 
-def build(gdf: GeoDataFrame, *, checked: bool = False) -> dl.Overlay:
+def features(gdf: GeoDataFrame) -> dict[str, Any]:
+    """The layer's GeoJSON with tooltips (coordinates rounded to ``DECIMALS``) from ``gdf`` as
+    for :func:`build`; the page sends it when the overlay is first switched on."""
+    tips = tooltips(gdf, title="key_area", fields=("area_class", "dori_level", "area_m2"),
+                    label="key area")  # fmt: skip
+    return feature_collection(gdf, COLUMNS, tooltip=tips, decimals=DECIMALS)
+
+
+def build(gdf: GeoDataFrame | None = None, *, checked: bool = False) -> dl.Overlay:
     """Blind spot overlay: red areas inside the key areas.
 
     Parameters
     ----------
     gdf
         ``id, key_area_id, key_area, area_class, dori_level, area_m2, geometry``
-        (MultiPolygon), EPSG:4326, as ``store.map_queries.blind_spots`` returns it. May be empty.
+        (MultiPolygon), EPSG:4326, as ``store.map_queries.blind_spots`` returns it. May be
+        empty. None: an empty layer whose ``data`` is filled later (:func:`features`).
     checked
         Whether the overlay is shown initially.
 
@@ -34,9 +45,7 @@ def build(gdf: GeoDataFrame, *, checked: bool = False) -> dl.Overlay:
     dl.Overlay
         Named ``"Blind spots"``; holds a ``dl.GeoJSON`` with id ``"blind-spots-layer"``.
     """
-    tips = tooltips(gdf, title="key_area", fields=("area_class", "dori_level", "area_m2"),
-                    label="key area")  # fmt: skip
-    data = feature_collection(gdf, COLUMNS, tooltip=tips, decimals=DECIMALS)
+    data = None if gdf is None else features(gdf)
     layer = dl.GeoJSON(id=LAYER_ID, data=data, pane=PANE, style=STYLE)
     return dl.Overlay(in_pane(PANE, layer), name=NAME, checked=checked)
 

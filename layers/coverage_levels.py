@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dash_leaflet as dl
 from dash import html
 from geopandas import GeoDataFrame
@@ -31,7 +33,13 @@ LEVEL_LABELS = {
 BASE_STYLE = {"stroke": False, "fillOpacity": 0.45}
 
 
-def build(gdf: GeoDataFrame, *, checked: bool = False) -> dl.Overlay:
+def features(gdf: GeoDataFrame) -> dict[str, Any]:
+    """The layer's GeoJSON (coordinates rounded to ``DECIMALS``) from ``gdf`` as for
+    :func:`build`; the page sends it when the overlay is first switched on."""
+    return feature_collection(gdf, COLUMNS, decimals=DECIMALS)
+
+
+def build(gdf: GeoDataFrame | None = None, *, checked: bool = False) -> dl.Overlay:
     """Coverage overlay: the union of visible ground per DORI level of one coverage run.
 
     Parameters
@@ -39,6 +47,7 @@ def build(gdf: GeoDataFrame, *, checked: bool = False) -> dl.Overlay:
     gdf
         ``level, area_m2, geometry`` (MultiPolygon), EPSG:4326, weakest level first, as
         ``store.map_queries.coverage_levels`` returns it (simplified for display). May be empty.
+        None: an empty layer whose ``data`` is filled later (:func:`features`).
     checked
         Whether the overlay is shown initially.
 
@@ -48,7 +57,7 @@ def build(gdf: GeoDataFrame, *, checked: bool = False) -> dl.Overlay:
         Named ``"Coverage (DORI)"``; holds a ``dl.GeoJSON`` with id ``"coverage-levels-layer"``.
         Clicks go through to the map (a click on covered ground asks which cameras see it).
     """
-    data = feature_collection(gdf, COLUMNS, decimals=DECIMALS)
+    data = None if gdf is None else features(gdf)
     hideout = {
         "property": "level",
         "styles": {lv: {"fillColor": c} for lv, c in LEVEL_COLORS.items()},

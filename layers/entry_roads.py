@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import dash_leaflet as dl
 from dash import html
@@ -25,14 +26,22 @@ NOT_STORED_NOTE = ("the coverage run stored only counts, not which roads: "
                    "nothing to draw until runs store the per-road status")  # fmt: skip
 
 
-def build(gdf: GeoDataFrame, *, checked: bool = False) -> dl.Overlay:
+def features(gdf: GeoDataFrame) -> dict[str, Any]:
+    """The layer's GeoJSON with tooltips (coordinates rounded to ``DECIMALS``) from ``gdf`` as
+    for :func:`build`; the page sends it when the overlay is first switched on."""
+    tips = tooltips(gdf, title="name", fields=("road_class", "status"), label="road")
+    return feature_collection(gdf, COLUMNS, tooltip=tips, decimals=DECIMALS)
+
+
+def build(gdf: GeoDataFrame | None = None, *, checked: bool = False) -> dl.Overlay:
     """Entry road overlay: thick purple roads (missing), dashed lilac (one direction missing).
 
     Parameters
     ----------
     gdf
         ``id, name, road_class, status, geometry`` (LineString), EPSG:4326, as
-        ``store.map_queries.entry_roads_without_checkpoint(...).roads``. May be empty.
+        ``store.map_queries.entry_roads_without_checkpoint(...).roads``. May be empty. None: an
+        empty layer whose ``data`` is filled later (:func:`features`).
     checked
         Whether the overlay is shown initially.
 
@@ -42,8 +51,7 @@ def build(gdf: GeoDataFrame, *, checked: bool = False) -> dl.Overlay:
         Named ``"Entry roads without checkpoint"``; holds a ``dl.GeoJSON`` with id
         ``"entry-roads-layer"``.
     """
-    tips = tooltips(gdf, title="name", fields=("road_class", "status"), label="road")
-    data = feature_collection(gdf, COLUMNS, tooltip=tips, decimals=DECIMALS)
+    data = None if gdf is None else features(gdf)
     hideout = {"property": "status", "styles": STATUS_STYLES, "base": BASE_STYLE}
     layer = dl.GeoJSON(
         id=LAYER_ID, data=data, pane=PANE, hideout=hideout, style=js("styleByProperty")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dash_leaflet as dl
 from dash import html
 from geopandas import GeoDataFrame
@@ -20,14 +22,25 @@ STEPS = [(0.0, "#d7191c"), (25.0, "#fdae61"), (50.0, "#a6d96a"), (75.0, "#1a9641
 BASE_STYLE = {"weight": 4, "opacity": 0.9, "lineCap": "round"}
 
 
-def build(gdf: GeoDataFrame, *, level: str = "detect", checked: bool = False) -> dl.Overlay:
+def features(gdf: GeoDataFrame, *, level: str = "detect") -> dict[str, Any]:
+    """The layer's GeoJSON with tooltips (coordinates rounded to ``DECIMALS``) from ``gdf`` as
+    for :func:`build`; the page sends it when the overlay is first switched on."""
+    tips = tooltips(gdf, title="name", fields=("road_class", "length_m", f"{level}_pct"),
+                    label="road")  # fmt: skip
+    return feature_collection(gdf, COLUMNS, tooltip=tips, decimals=DECIMALS)
+
+
+def build(
+    gdf: GeoDataFrame | None = None, *, level: str = "detect", checked: bool = False
+) -> dl.Overlay:
     """Road coverage overlay: each road coloured by its covered % at one DORI level.
 
     Parameters
     ----------
     gdf
         ``id, name, road_class, length_m, <level>_pct ..., geometry`` (LineString), EPSG:4326,
-        as ``store.map_queries.road_coverage`` returns it. May be empty.
+        as ``store.map_queries.road_coverage`` returns it. May be empty. None: an empty layer
+        whose ``data`` is filled later (:func:`features`).
     level
         The DORI level whose covered % colours the roads (it sits in the layer's ``hideout``,
         so the browser can switch it without resending the roads).
@@ -41,9 +54,7 @@ def build(gdf: GeoDataFrame, *, level: str = "detect", checked: bool = False) ->
     """
     if level not in LEVELS:
         raise ValueError(f"level {level!r} is not one of {LEVELS}")
-    tips = tooltips(gdf, title="name", fields=("road_class", "length_m", f"{level}_pct"),
-                    label="road")  # fmt: skip
-    data = feature_collection(gdf, COLUMNS, tooltip=tips, decimals=DECIMALS)
+    data = None if gdf is None else features(gdf, level=level)
     hideout = {"property": f"{level}_pct", "steps": STEPS, "base": BASE_STYLE}
     layer = dl.GeoJSON(id=LAYER_ID, data=data, pane=PANE, hideout=hideout, style=js("styleByStep"))
     return dl.Overlay(in_pane(PANE, layer), name=NAME, checked=checked)

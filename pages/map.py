@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import dash_leaflet as dl
 import numpy as np
@@ -16,21 +15,17 @@ from sqlalchemy import Engine
 from layers import (
     alarm_points,
     basemap,
-    blind_spots,
     buildings,
     cameras,
     checkpoints,
-    coverage_levels,
-    entry_roads,
     jurisdictions,
     key_areas,
     placement,
-    road_coverage,
     roads,
 )
-from pages import camera_search, first_response, video
+from pages import camera_search, first_response, planner, video
 from settings import Settings
-from store import coverage, health, map_queries
+from store import coverage, health
 
 MAP_ID = "map"
 FRAME_KEYS = (
@@ -92,34 +87,12 @@ def _legend(cams: GeoDataFrame) -> html.Div:
 
 
 LAYERS_CONTROL_ID = "layers-control"
-PLANNER_LEGEND_ID = "planner-legend"
 
 
-def planner_data(engine: Engine) -> dict[str, Any]:
-    """The planner layers of the newest coverage run (``store.map_queries.planner_frames``),
-    ``{}`` when there is no run yet."""
+def coverage_run(engine: Engine) -> int | None:
+    """The newest finished coverage run, whose results the planner layers show."""
     with engine.connect() as conn:
-        return map_queries.planner_frames(conn, coverage.latest_run(conn))
-
-
-def _planner(planner: Mapping[str, Any]) -> tuple[list[Component], list[tuple[str, Component]]]:
-    """Planner overlays (off at first) and their legend blocks keyed by overlay name."""
-    if not planner:
-        return [], []
-    entry = planner["entry_roads"]
-    overlays = [
-        coverage_levels.build(planner["coverage_levels"]),
-        blind_spots.build(planner["blind_spots"]),
-        road_coverage.build(planner["road_coverage"]),
-        entry_roads.build(entry.roads),
-    ]
-    legends = [
-        (coverage_levels.NAME, coverage_levels.legend(planner["coverage_levels"])),
-        (blind_spots.NAME, blind_spots.legend(planner["blind_spots"])),
-        (road_coverage.NAME, road_coverage.legend(planner["road_coverage"])),
-        (entry_roads.NAME, entry_roads.legend(entry.counts, stored=entry.stored)),
-    ]
-    return overlays, legends
+        return coverage.latest_run(conn)
 
 
 def layout(
@@ -127,7 +100,7 @@ def layout(
     frames: Mapping[str, GeoDataFrame],
     *,
     health_cursor: int | None = None,
-    planner: Mapping[str, Any] | None = None,
+    planner_run: int | None = None,
 ) -> Component:
     """The console page.
 
@@ -142,10 +115,11 @@ def layout(
         The newest camera status change (:func:`store.health.last_event_id`) the frames
         reflect; the page then polls for later changes (colours, legend, fault list). None: a
         static page.
-    planner
-        The planner layers of a coverage run (:func:`planner_data`): coverage per DORI level,
-        blind spots, road coverage, entry roads without checkpoint; each a toggleable overlay
-        (off at first) with a legend shown while it is on. None or ``{}``: no planner layers.
+    planner_run
+        The coverage run whose results the planner layers show (:func:`coverage_run`):
+        coverage per DORI level, blind spots, road coverage, entry roads without checkpoint;
+        each a toggleable overlay (off at first, read from the store when first switched on)
+        with a legend shown while it is on. None: no planner layers.
 
     Returns
     -------
@@ -173,8 +147,7 @@ def layout(
     ]
     if "placement" in frames and len(frames["placement"]):  # the newest placement proposal
         overlays.append(placement.build(frames["placement"]))
-    planner_overlays, planner_legends = _planner(planner or {})
-    overlays.extend(planner_overlays)
+    overlays.extend(planner.overlays(planner_run))
     bounds = map_bounds(frames)
     if bounds is None:
         view = {"center": list(WORLD_CENTER), "zoom": WORLD_ZOOM}
@@ -224,12 +197,7 @@ def layout(
                 [
                     the_map,
                     _legend(frames["cameras"]),
-                    html.Div(
-                        [html.Div(block, id=f"legend-{i}", hidden=True)
-                         for i, (_name, block) in enumerate(planner_legends)],
-                        id=PLANNER_LEGEND_ID, className="sl-planner-legend",
-                        **{"data-layers": "|".join(n for n, _ in planner_legends)},
-                    ),  # fmt: skip
+                    *planner.legend_panel(planner_run),
                     html.Div(id=VIDEO_PANEL_ID),
                     *first_response.panels(),
                 ],
@@ -322,8 +290,7 @@ def register(app: Dash, settings: Settings, engine: Engine | None = None) -> Non
 
     camera_search.register(app)
     first_response.register(app, settings, engine, MAP_ID)
-    if app.layout is not None:
-        _register_planner_legends(app, _find_ids(app.layout, "legend-"))
+    planner.register(app, engine, LAYERS_CONTROL_ID)
     if engine is None:
         return
 
@@ -370,30 +337,3 @@ def register(app: Dash, settings: Settings, engine: Engine | None = None) -> Non
         prevent_initial_call=True,
     )
 
-
-def _find_ids(component: Any, prefix: str) -> list[str]:
-    """Ids starting with ``prefix`` in a layout tree, in document order."""
-    found: list[str] = []
-    cid = getattr(component, "id", None)
-    if isinstance(cid, str) and cid.startswith(prefix):
-        found.append(cid)
-    children = getattr(component, "children", None)
-    for child in children if isinstance(children, list | tuple) else [children]:
-        if isinstance(child, Component):
-            found.extend(_find_ids(child, prefix))
-    return found
-
-
-def _register_planner_legends(app: Dash, ids: list[str]) -> None:
-    """Show a planner layer's legend block while its overlay is on (in the browser)."""
-    if not ids:
-        return
-    app.clientside_callback(
-        """function (on) {
-            var names = document.getElementById("planner-legend").dataset.layers.split("|");
-            on = on || [];
-            return names.map(function (n) { return on.indexOf(n) === -1; });
-        }""",
-        [Output(i, "hidden") for i in ids],
-        Input(LAYERS_CONTROL_ID, "overlays"),
-    )

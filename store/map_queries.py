@@ -137,19 +137,3 @@ def entry_roads_without_checkpoint(
     roads["status"] = [status[int(i)] for i in roads["id"]]
     return EntryRoads(roads, counts, stored=True)
 
-
-def planner_frames(
-    conn: Connection, run_id: int | None, tolerance_deg: float = DISPLAY_TOLERANCE_DEG
-) -> dict[str, Any]:
-    """The planner layers of one run for the console, keyed ``coverage_levels``,
-    ``blind_spots``, ``road_coverage``, ``entry_roads`` (:class:`EntryRoads`) and
-    ``coverage_run`` (the run id); ``{}`` when there is no run."""
-    if run_id is None:
-        return {}
-    return {
-        "coverage_run": run_id,
-        "coverage_levels": coverage_levels(conn, run_id, tolerance_deg),
-        "blind_spots": blind_spots(conn, run_id, tolerance_deg),
-        "road_coverage": road_coverage(conn, run_id, tolerance_deg),
-        "entry_roads": entry_roads_without_checkpoint(conn, run_id, tolerance_deg),
-    }

@@ -52,7 +52,7 @@ def test_coverage_levels_are_simplified_within_the_tolerance(city_run: tuple[Eng
         assert shapely.hausdorff_distance(geom, original) <= tol * 1.001
         assert shapely.get_num_coordinates(geom) < shapely.get_num_coordinates(original)
     raw_bytes = len(json.dumps(feature_collection(raw.reset_index(), ("level",))))
-    shown_bytes = len(json.dumps(coverage_levels.build(shown).children.children.data))
+    shown_bytes = len(json.dumps(coverage_levels.features(shown)))
     assert shown_bytes < raw_bytes / 3, (shown_bytes, raw_bytes)
 
 
@@ -99,8 +99,7 @@ def test_entry_roads_come_from_the_run_results_when_stored(city_run: tuple[Engin
     assert got.stored
     assert dict(zip(got.roads["id"], got.roads["status"], strict=True)) == {
         road_ids[0]: "missing", road_ids[1]: "partial"}  # fmt: skip
-    overlay = entry_roads.build(got.roads)
-    assert len(overlay.children.children.data["features"]) == 2
+    assert len(entry_roads.features(got.roads)["features"]) == 2
     assert "only counts" not in str(entry_roads.legend(got.counts, stored=True).children)
     assert "only counts" in str(entry_roads.legend(now.counts, stored=False).children)
 
@@ -111,7 +110,8 @@ def test_planner_overlays_start_off_with_named_layers() -> None:
                        (blind_spots, cf.empty_frame(list(blind_spots.COLUMNS))),
                        (road_coverage, cf.empty_frame(list(road_coverage.COLUMNS))),
                        (entry_roads, cf.empty_frame(list(entry_roads.COLUMNS)))):  # fmt: skip
-        overlay = mod.build(frame)
+        assert mod.features(frame)["features"] == []
+        overlay = mod.build()  # the page's empty layer, filled when first switched on
         assert isinstance(overlay, dl.Overlay) and overlay.name == mod.NAME
         assert overlay.checked is False
         assert overlay.children.children.id == mod.LAYER_ID

@@ -249,13 +249,17 @@ def test_planner_layers_toggle_with_their_legends(console: Console, artefacts_di
         legend = f"#planner-legend [data-layer='{name}']"
         assert not page.is_visible(legend)
         page.get_by_label(name, exact=True).check()
-        page.wait_for_selector(legend, state="visible", timeout=5000)
-        count = page.evaluate(f"document.querySelectorAll('.leaflet-{pane}-pane path').length")
-        assert count >= min(n, 1) and n > 0, (name, count, n)
+        page.wait_for_selector(f"{legend} .sl-legend-block", state="visible", timeout=10_000)
+        # Read from the store when first switched on: every feature drawn.
+        assert n > 0
+        page.wait_for_function(
+            f"() => document.querySelectorAll('.leaflet-{pane}-pane path').length >= {n}",
+            timeout=10_000)
     # Entry roads: the demo's runs store only counts, and the legend says so.
     page.get_by_label(entry_roads.NAME, exact=True).check()
-    note = page.inner_text(f"#planner-legend [data-layer='{entry_roads.NAME}']")
-    assert "entry roads in the run" in note
+    page.wait_for_function(
+        f"() => document.querySelector(\"#planner-legend [data-layer='{entry_roads.NAME}']\")"
+        ".innerText.includes('entry roads in the run')", timeout=10_000)
     page.screenshot(path=str(artefacts_dir / "console-planner-layers.png"))
     page.get_by_label(coverage_levels.NAME, exact=True).uncheck()
     page.wait_for_selector(f"#planner-legend [data-layer='{coverage_levels.NAME}']",
