@@ -319,6 +319,12 @@ def test_search_and_filters_run_in_the_browser(console: Console) -> None:
     assert page.inner_text("#camera-shown") == f"1 of {total} shown"
     page.dispatch_event("path.sl-camera", "mouseover")
     assert device in page.inner_text(".leaflet-tooltip")
+    # A click on a camera opens its video, and does not ask which cameras see its position.
+    title_before = page.text_content("#point-title")
+    page.click("path.sl-camera")
+    page.wait_for_selector(f"video#video-player[data-camera='{device}']", timeout=5000)
+    page.wait_for_timeout(300)
+    assert page.text_content("#point-title") == title_before
     # A status filter instead of the search: only the cameras in fault remain.
     page.fill("#camera-search", "")
     page.wait_for_function(f"() => ({COUNT_CAMERAS_JS})() === {total}", timeout=5000)
