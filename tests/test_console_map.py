@@ -10,6 +10,7 @@ grid's tiles point at a gateway that is not running.
 from __future__ import annotations
 
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,7 @@ class Console:
     engine: Engine
     run_id: int
     errors: list[str]
+    urls: list[str]
 
 
 @pytest.fixture(scope="module")
@@ -88,14 +90,16 @@ def console(city_url: str, artefacts_dir: Path) -> Iterator[Console]:
     p = sync_playwright().start()
     browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
     errors: list[str] = []
+    urls: list[str] = []
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("request", lambda r: urls.append(r.url))
         page.add_init_script(TIMING_JS)
         page.goto(f"http://127.0.0.1:{server.server_port}/")
         page.wait_for_selector("path.sl-camera", state="attached", timeout=30_000)
         page.wait_for_function("() => document.getElementById('map').sightlineMap !== undefined")
-        yield Console(page, engine, run_id, errors)
+        yield Console(page, engine, run_id, errors, urls)
     finally:
         browser.close()
         p.stop()
@@ -337,3 +341,10 @@ def test_search_and_filters_run_in_the_browser(console: Console) -> None:
     # No server round-trip for any of it (the health poll still asks for status changes).
     assert [b for b in requests if "camera-search" in b or "camera-statuses" in b] == []
     assert console.errors == []
+
+
+def test_nothing_left_the_machine(console: Console) -> None:
+    # After the tests above (grid, planner layers, search): every request went to 127.0.0.1
+    # (the console, and the grid's players trying the absent gateway at :9).
+    hosts = {urllib.parse.urlsplit(u).hostname for u in console.urls if not u.startswith("data:")}
+    assert hosts == {"127.0.0.1"}, sorted(u for u in console.urls if "127.0.0.1" not in u)
