@@ -350,8 +350,23 @@ def _write(engine: Engine, report: RunReport, cams_m: gpd.GeoDataFrame,
         store_cov.analyze_results(conn, run_id)
         results = dict(report.totals)
         results["assumptions"] = report.assumptions
+        results["entry_roads_status"] = _entry_status(report.completeness)
         store_cov.finish_run(conn, run_id, report.timings_s, results)
     return run_id
+
+
+def _entry_status(completeness: gpd.GeoDataFrame | None) -> list[dict[str, Any]]:
+    """Per entry-road crossing: road id, status, what is missing and the checkpoints, worst
+    status last (so a road crossing the boundary twice reads as its worst crossing)."""
+    if completeness is None or not len(completeness):
+        return []
+    worst = {"covered": 0, "partial": 1, "missing": 2}
+    rows = [
+        {"road_id": int(r.road_id), "status": str(r.status), "missing": str(r.missing),
+         "checkpoint_ids": [int(c) for c in r.checkpoint_ids]}
+        for r in completeness.itertuples(index=False)
+    ]  # fmt: skip
+    return sorted(rows, key=lambda d: (worst.get(d["status"], 0), d["road_id"]))
 
 
 def _int_or_none(v: Any) -> int | None:

@@ -75,6 +75,16 @@ def test_a_run_fills_every_result_table(city: Engine, first_run: int) -> None:
                  "WHERE run_id=:r AND scope='jurisdiction'"), {"r": first_run},
         ).scalar_one()  # fmt: skip
     assert jrows == juris
+    # the entry roads' status per crossing, for the console's layer, agrees with the counts
+    with city.connect() as conn:
+        results = conn.execute(text("SELECT results FROM coverage_runs WHERE id=:r"),
+                               {"r": first_run}).scalar_one()  # fmt: skip
+    per_road = results["entry_roads_status"]
+    assert per_road and {d["status"] for d in per_road} <= {"covered", "partial", "missing"}
+    by_status: dict[str, int] = {}
+    for d in per_road:
+        by_status[d["status"]] = by_status.get(d["status"], 0) + 1
+    assert by_status == results["entry_roads_by_status"]
 
 
 def test_rerun_gives_byte_identical_geometry(city: Engine, first_run: int) -> None:
