@@ -22,8 +22,9 @@ DISPLAY_TOLERANCE_DEG = 5e-6
 DORI_LEVELS = ("detect", "observe", "recognise", "identify")
 
 ENTRY_ROADS_KEY = "entry_roads_status"
-"""Key of a run's ``results`` JSON that would hold ``[{"road_id", "status"}, ...]`` per entry
-road; runs written so far store only the counts (``entry_roads_by_status``)."""
+"""Key of a run's ``results`` JSON holding ``[{"road_id", "status", ...}, ...]`` per entry-road
+crossing (written by ``analysis.coverage_run``; runs of older versions stored only the counts,
+``entry_roads_by_status``)."""
 
 
 def coverage_levels(
@@ -109,9 +110,9 @@ def entry_roads_without_checkpoint(
 ) -> EntryRoads:
     """The entry roads of a run with status ``missing`` or ``partial``, from its results JSON.
 
-    The per-road status is read from ``results[ENTRY_ROADS_KEY]`` when the run stored it; the
-    coverage runs written so far store only the counts per status, and then ``roads`` is empty
-    and ``stored`` is False (the console says so).
+    The per-road status is read from ``results[ENTRY_ROADS_KEY]``; runs of older versions
+    stored only the counts per status, and then ``roads`` is empty and ``stored`` is False
+    (the console says so).
     """
     row = conn.execute(
         text("SELECT results -> :k AS per_road, results -> 'entry_roads_by_status' AS counts "
