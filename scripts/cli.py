@@ -520,6 +520,16 @@ def _coverage_run(args: argparse.Namespace, settings: Settings) -> int:
 
     engine = make_engine(settings)
     migrate.upgrade(engine)
+    if args.if_missing:
+        from store.coverage import latest_run
+
+        with engine.connect() as conn:
+            existing = latest_run(conn)
+        if existing is not None:
+            _emit(args, {"run_id": existing, "skipped": True},
+                  f"coverage run {existing} exists; nothing done (drop --if-missing for a "
+                  "new run)")  # fmt: skip
+            return 0
     what_if = load_what_if(args.what_if) if args.what_if else None
     report = run_coverage(
         engine, what_if=what_if, target_height_m=args.target_height_m,
@@ -921,6 +931,8 @@ def build_parser() -> argparse.ArgumentParser:
     cr.add_argument("--unknown-azimuth", choices=("skip", "ring"), default="skip")
     cr.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     cr.add_argument("--no-save", action="store_true", help="compute and report, store nothing")
+    cr.add_argument("--if-missing", action="store_true",
+                    help="do nothing when a finished run exists (the demo start uses it)")
     crp = cmd(covs, "report", _coverage_report, "the assessment table of a run")
     crp.add_argument("--run", type=int, help="run id (default: the latest)")
     crp.add_argument("--scope", choices=("jurisdiction", "key_area_class", "key_area"),

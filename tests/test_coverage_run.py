@@ -447,3 +447,15 @@ def test_coverage_run_cli_shows_a_progress_bar(city: Engine, first_run: int) -> 
     pct = [int(ln.split("]", 1)[1].split("%")[0]) for ln in lines]
     assert pct == sorted(pct) and pct[0] == 0 and pct[-1] == 100
     assert "coverage run (not saved)" in out.stdout
+
+
+def test_coverage_run_if_missing_keeps_an_existing_run(city: Engine, first_run: int) -> None:
+    env = {"DATABASE_URL": city.url.render_as_string(False)}
+    with city.connect() as conn:
+        before = conn.execute(text("SELECT count(*) FROM coverage_runs")).scalar_one()
+    out = run("coverage", "run", "--if-missing", "--json", env=env)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["skipped"] is True and data["run_id"] >= first_run
+    with city.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM coverage_runs")).scalar_one() == before
