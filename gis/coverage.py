@@ -625,21 +625,10 @@ def _percent(part: npt.ArrayLike, whole: npt.ArrayLike) -> FloatArray:
 
 def _overlap_m2(pieces: GeomArray, owner: IntArray, n: int, other: GeomArray) -> FloatArray:
     """Area (m²) of ``pieces`` ∩ ``other`` summed per owner (0..n-1); ``other`` must not
-    overlap itself. Pieces of ``other`` lying wholly inside a piece count whole, without an
-    overlay: only the ones crossing its edge are intersected."""
-    if not len(pieces) or not len(other):
-        return np.zeros(n)
-    tree = shapely.STRtree(other)
-    ci, cj = tree.query(pieces, predicate="contains_properly")
-    total = np.bincount(owner[ci], weights=shapely.area(other[cj]), minlength=n)
-    i, j = tree.query(pieces, predicate="intersects")
-    if len(ci):
-        key = i.astype(np.int64) * len(other) + j
-        inside = np.isin(key, ci.astype(np.int64) * len(other) + cj)
-        i, j = i[~inside], j[~inside]
-    inter = shapely.intersection(pieces[i], other[j])
-    crossing = np.bincount(owner[i], weights=shapely.area(inter), minlength=n)
-    return np.asarray(total + crossing, dtype=np.float64)
+    overlap itself (see :func:`_clipped`: pieces wholly inside count without an overlay)."""
+    geoms, idx = _clipped(pieces, owner, other)
+    return np.asarray(np.bincount(idx, weights=shapely.area(geoms), minlength=n),
+                      dtype=np.float64)  # fmt: skip
 
 
 def _clipped(pieces: GeomArray, owner: IntArray, other: GeomArray) -> tuple[GeomArray, IntArray]:

@@ -19,7 +19,6 @@ from pyproj import CRS, Geod
 LEVEL_RANK = {"detect": 1, "observe": 2, "recognise": 3, "identify": 4}
 LEVEL_NAMES = np.array(["", "detect", "observe", "recognise", "identify"], dtype=object)
 """DORI level name by rank (1 detect .. 4 identify)."""
-_LEVEL_OF_RANK = LEVEL_NAMES
 
 
 class CameraLookupError(ValueError):
@@ -67,7 +66,7 @@ def cameras_at_points(
     return pd.DataFrame({
         "point_index": found.point_index,
         "camera_id": prepared.camera_ids[found.camera],
-        "dori_level": _LEVEL_OF_RANK[found.rank],
+        "dori_level": LEVEL_NAMES[found.rank],
         "distance_m": found.distance_m,
     })  # fmt: skip
 
