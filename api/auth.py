@@ -1,8 +1,9 @@
 """The one place that decides who a request is and what it may do.
 
 Tokens come as ``Authorization: Bearer <token>``. Every handler calls :func:`require` (or
-:func:`authorized`, which runs the handler's query in the same thread hop); the
-users/roles/jurisdiction issue extends :func:`_check`, not the handlers.
+:func:`authorized`, which runs the handler's query in the same thread hop). Roles are checked
+against ``store.access.PERMISSIONS`` (the one table for console, API and gateway); what the
+token may see is its principal's scope, which the handlers pass to the store queries.
 """
 
 from __future__ import annotations
@@ -14,14 +15,9 @@ from typing import TypeVar
 from aiohttp import web
 from sqlalchemy import Connection, Engine
 
-from store.tokens import Principal, verify_token
-
-# action -> roles allowed to do it
-PERMISSIONS: dict[str, frozenset[str]] = {
-    "import": frozenset({"admin", "planner"}),
-    "view": frozenset({"admin", "planner", "commander", "investigator", "viewer"}),
-}
-
+from store.access import AccessDenied, check
+from store.scope import Principal
+from store.tokens import verify_token
 
 T = TypeVar("T")
 
@@ -44,10 +40,10 @@ def _check(conn: Connection, token: str, action: str) -> Principal:
             text="the token is unknown or revoked",
             headers={"WWW-Authenticate": 'Bearer realm="sightline", error="invalid_token"'},
         )
-    allowed = PERMISSIONS.get(action, frozenset())
-    if principal.role not in allowed:
-        needed = ", ".join(sorted(allowed))
-        raise web.HTTPForbidden(text=f"role {principal.role!r} may not {action}; needs {needed}")
+    try:
+        check(principal, action)
+    except AccessDenied as exc:
+        raise web.HTTPForbidden(text=str(exc)) from exc
     return principal
 
 

@@ -1,9 +1,12 @@
-"""Who may watch which camera, and the short-lived signed stream URLs that carry the answer.
+"""Who may do what: the permission table, camera visibility and signed stream URLs.
 
-One place for the console (which signs) and the gateway (which verifies). The security issue
-extends :func:`may_view` with users and jurisdictions (a store query); the signature binds a
-URL to one camera, one subject (user or token name) and an expiry, so a leaked URL is useless
-for another camera and soon for everyone.
+One mechanism for the console, the API, the gateway and the CLI. :data:`PERMISSIONS` maps each
+action to the roles allowed to do it; :func:`check` raises :class:`AccessDenied`; what a
+principal may *see* is its :class:`store.scope.Scope`, applied in the store queries.
+:func:`may_view` decides whether a principal may watch one camera (role, jurisdiction,
+clearance: a store query). The stream signature binds a URL to one camera, one subject
+(``user:<name>`` / ``token:<name>``) and an expiry, so a leaked URL is useless for another
+camera and soon for everyone; the gateway re-checks :func:`may_view` for the subject.
 """
 
 from __future__ import annotations
@@ -18,25 +21,77 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from sqlalchemy import Connection, text
+
 from settings import PROJECT_ROOT, Settings
-from store.tokens import Principal
+from store.scope import Principal
 
 KEY_FILE = PROJECT_ROOT / "var" / "stream-signing-key"
 # What a signed GET /health/faults URL is bound to (in place of a camera id).
 FAULTS_RESOURCE = "health/faults"
-VIEW_ROLES = frozenset({"admin", "planner", "commander", "investigator", "viewer"})
+
+ROLES = ("admin", "planner", "commander", "investigator", "viewer")
+_ALL = frozenset(ROLES)
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    # see the map: devices, alarm points, jurisdictions, key areas (in scope)
+    "view": _ALL,
+    # live video of cameras in scope
+    "video": frozenset({"admin", "commander", "investigator"}),
+    # coverage results: layers, which cameras see a point, the assessment table
+    "coverage": frozenset({"admin", "planner", "commander", "investigator"}),
+    # start coverage and what-if runs
+    "analyse": frozenset({"admin", "planner"}),
+    # placement proposals: compute and accept
+    "placement": frozenset({"admin", "planner"}),
+    # survey imports and device writes
+    "import": frozenset({"admin", "planner"}),
+    # alarms and first-response video
+    "alarms": frozenset({"admin", "commander"}),
+    # trajectory queries (with a case reference)
+    "trajectory": frozenset({"admin", "investigator"}),
+    # camera health and fault lists
+    "health": frozenset({"admin", "planner", "commander"}),
+    # exports of tables and results
+    "export": frozenset({"admin", "planner", "commander", "investigator"}),
+    # users, tokens, the audit log
+    "admin": frozenset({"admin"}),
+}
+"""action -> roles that may do it. An action not listed is refused to everyone."""
+
+
+class AccessDenied(PermissionError):
+    """The principal may not do this (role) or may not see this object (scope)."""
 
 
 class StreamAccessError(ValueError):
     """A stream URL that is unsigned, forged, for another camera or expired."""
 
 
-def may_view(principal: Principal, camera_id: str) -> bool:
-    """Whether ``principal`` may watch camera ``camera_id`` (GB/T 28181 id).
+def allowed(principal: Principal, action: str) -> bool:
+    """Whether the principal's role may do ``action``."""
+    return principal.role in PERMISSIONS.get(action, frozenset())
 
-    Today: every role that may view. The security issue adds the jurisdiction check here.
-    """
-    return principal.role in VIEW_ROLES
+
+def check(principal: Principal, action: str) -> None:
+    """Raise :class:`AccessDenied` unless the principal's role may do ``action``."""
+    if not allowed(principal, action):
+        roles = ", ".join(sorted(PERMISSIONS.get(action, frozenset()))) or "nobody"
+        raise AccessDenied(f"role {principal.role!r} may not {action} (needs {roles})")
+
+
+def may_view(conn: Connection, principal: Principal, camera_id: str) -> bool:
+    """Whether ``principal`` may watch camera ``camera_id`` (GB/T 28181 device id): its role
+    may open video and the camera is in its jurisdiction and within its clearance."""
+    if not allowed(principal, "video"):
+        return False
+    scope = principal.scope
+    where = scope.devices("c", camera=True)
+    row = conn.execute(
+        text(f"SELECT 1 FROM cameras c WHERE c.device_id = :d AND {where}"),  # noqa: S608
+        {"d": camera_id, **scope.params()},
+    ).first()  # fmt: skip
+    return row is not None
 
 
 def signing_key(settings: Settings, key_file: Path = KEY_FILE) -> bytes:
@@ -90,3 +145,17 @@ def verify(key: bytes, camera_id: str, params: Mapping[str, str], now: float | N
     if (time.time() if now is None else now) > expires:
         raise StreamAccessError("the stream URL expired: ask the console for a new one")
     return subject
+
+
+def principal_of_subject(conn: Connection, subject: str) -> Principal | None:
+    """The principal a signed URL's subject names (``user:<name>`` or ``token:<name>``), if
+    that user is enabled or that token unrevoked; None otherwise."""
+    from store.tokens import principal_of_token_name
+    from store.users import principal_of_name
+
+    kind, _, name = subject.partition(":")
+    if kind == "user":
+        return principal_of_name(conn, name)
+    if kind == "token":
+        return principal_of_token_name(conn, name)
+    return None

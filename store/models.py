@@ -381,8 +381,9 @@ class ApiToken(Base):
     user_name: Mapped[str] = mapped_column(Text)
     role: Mapped[str] = mapped_column(String(16))
     jurisdiction_id: Mapped[int | None] = mapped_column(
-        ForeignKey("jurisdictions.id", ondelete="SET NULL")
+        ForeignKey("jurisdictions.id", ondelete="RESTRICT")  # never widen a token's scope
     )
+    clearance: Mapped[int] = mapped_column(Integer, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
@@ -574,3 +575,76 @@ class PlacementSite(Base):
     )
     geom: Mapped[Any] = mapped_column(_geom("POINT"))
     view_geom: Mapped[Any] = mapped_column(_geom("MULTIPOLYGON"))  # visible area, loosest level
+
+
+class User(Base):
+    """A console user. Only an argon2 hash of the password is stored.
+
+    ``jurisdiction_id`` is the unit the user works for (None or the city: the whole platform);
+    ``clearance`` is the highest camera ``access_level`` the user may see (social-resource
+    cameras carry levels above 0).
+    """
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(_in("role", API_ROLES), name="role"),
+        CheckConstraint("clearance >= 0", name="clearance"),
+        CheckConstraint("failed_logins >= 0", name="failed_logins"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))
+    jurisdiction_id: Mapped[int | None] = mapped_column(
+        ForeignKey("jurisdictions.id", ondelete="RESTRICT")
+    )
+    clearance: Mapped[int] = mapped_column(Integer, server_default="0")
+    failed_logins: Mapped[int] = mapped_column(Integer, server_default="0")
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    password_changed_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UserSession(Base):
+    """A console login session: the cookie's SHA-256, its CSRF token and its expiry."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    last_seen_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    client: Mapped[str | None] = mapped_column(Text)  # address and user agent, for the audit view
+
+
+class AuditEntry(Base):
+    """One row of the append-only audit log. ``hash`` = SHA-256 over the row's fields and the
+    previous row's hash (``store.audit``); a trigger refuses UPDATE, DELETE and TRUNCATE."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(Text)  # user:<name>, token:<name>, cli:<os user>
+    role: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text, index=True)
+    target: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(Text)
+    details: Mapped[str] = mapped_column(Text)  # canonical JSON text, hashed verbatim
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

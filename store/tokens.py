@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, insert, select, text, update
 
-from store.models import API_ROLES, ApiToken, Jurisdiction
+from store.models import API_ROLES, ApiToken, Jurisdiction, User
+from store.scope import Principal, scope_of
 
 TOKEN_PREFIX = "slt_"
 
@@ -17,24 +17,22 @@ class TokenError(ValueError):
     """A token cannot be created or changed as asked."""
 
 
-@dataclass(frozen=True)
-class Principal:
-    """Who a verified token speaks for."""
-
-    token_name: str
-    user_name: str
-    role: str
-    jurisdiction_id: int | None
-
-
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def create_token(
-    conn: Connection, name: str, *, user_name: str, role: str, jurisdiction_code: str | None
+    conn: Connection, name: str, *, user_name: str, role: str, jurisdiction_code: str | None,
+    clearance: int = 0,
 ) -> str:
-    """Create a token; returns the plain token (store it: it is not kept)."""
+    """Create a token; returns the plain token (store it: it is not kept).
+
+    The token sees ``jurisdiction_code`` and everything below it (None: the whole city) and
+    cameras up to access level ``clearance``. When ``user_name`` is a console user, the token
+    stops working while that user is disabled.
+    """
+    if clearance < 0:
+        raise TokenError("clearance is 0 or more")
     if role not in API_ROLES:
         raise TokenError(f"role must be one of {', '.join(API_ROLES)}, got {role!r}")
     if conn.execute(select(ApiToken.id).where(ApiToken.name == name)).first():
@@ -54,6 +52,7 @@ def create_token(
             user_name=user_name,
             role=role,
             jurisdiction_id=jid,
+            clearance=clearance,
         )  # fmt: skip
     )
     return token
@@ -73,10 +72,13 @@ def verify_token(conn: Connection, token: str) -> Principal | None:
     digest = _digest(token)
     row = conn.execute(
         select(ApiToken.name, ApiToken.user_name, ApiToken.role, ApiToken.jurisdiction_id,
+               ApiToken.clearance,
                (ApiToken.last_used_at.is_(None)
                 | (ApiToken.last_used_at < func.now() - text(f"interval '{USE_STAMP_S} s'"))
                 ).label("stale"))
-        .where(ApiToken.token_sha256 == digest, ApiToken.revoked_at.is_(None))
+        .outerjoin(User, User.name == ApiToken.user_name)
+        .where(ApiToken.token_sha256 == digest, ApiToken.revoked_at.is_(None),
+               User.disabled_at.is_(None))
     ).first()  # fmt: skip
     if row is None:
         return None
@@ -85,7 +87,21 @@ def verify_token(conn: Connection, token: str) -> Principal | None:
         conn.execute(
             update(ApiToken).where(ApiToken.token_sha256 == digest).values(last_used_at=func.now())
         )
-    return Principal(row.name, row.user_name, row.role, row.jurisdiction_id)
+    return Principal(f"token:{row.name}", row.user_name, row.role,
+                     scope_of(conn, row.jurisdiction_id, row.clearance))  # fmt: skip
+
+
+def principal_of_token_name(conn: Connection, name: str) -> Principal | None:
+    """The principal of an unrevoked token by name (for signed stream URLs), or None."""
+    row = conn.execute(
+        select(ApiToken.user_name, ApiToken.role, ApiToken.jurisdiction_id, ApiToken.clearance)
+        .outerjoin(User, User.name == ApiToken.user_name)
+        .where(ApiToken.name == name, ApiToken.revoked_at.is_(None), User.disabled_at.is_(None))
+    ).first()  # fmt: skip
+    if row is None:
+        return None
+    return Principal(f"token:{name}", row.user_name, row.role,
+                     scope_of(conn, row.jurisdiction_id, row.clearance))  # fmt: skip
 
 
 def revoke_token(conn: Connection, name: str) -> bool:
@@ -102,7 +118,7 @@ def list_tokens(conn: Connection) -> list[dict[str, object]]:
     """Every token's name, user, role, jurisdiction and dates (never the token)."""
     rows = conn.execute(
         select(ApiToken.name, ApiToken.user_name, ApiToken.role, ApiToken.jurisdiction_id,
-               ApiToken.created_at, ApiToken.last_used_at, ApiToken.revoked_at)
+               ApiToken.clearance, ApiToken.created_at, ApiToken.last_used_at, ApiToken.revoked_at)
         .order_by(ApiToken.id)
     )  # fmt: skip
     return [dict(r._mapping) for r in rows]
