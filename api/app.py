@@ -131,11 +131,12 @@ async def upload_survey(request: web.Request) -> web.Response:
 
 def _which(conn: Connection, lon: float, lat: float, run: int | None) -> dict[str, Any]:
     from store.coverage import cameras_seeing, latest_run
+    from store.scope import EVERYTHING  # TODO(issue 8): the principal's scope
 
     run_id = run or latest_run(conn)
     if run_id is None:
         raise web.HTTPConflict(text="no coverage run yet: run `sightline coverage run`")
-    return {"run_id": run_id, "cameras": cameras_seeing(conn, run_id, lon, lat)}
+    return {"run_id": run_id, "cameras": cameras_seeing(conn, run_id, lon, lat, EVERYTHING)}
 
 
 async def which_cameras(request: web.Request) -> web.Response:

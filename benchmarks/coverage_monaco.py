@@ -31,6 +31,7 @@ from api.app import create_app  # noqa: E402
 from settings import Settings  # noqa: E402
 from store.cluster import LocalCluster  # noqa: E402
 from store.coverage import cameras_seeing  # noqa: E402
+from store.scope import EVERYTHING  # noqa: E402
 from store.tokens import create_token  # noqa: E402
 
 
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         with engine.connect() as conn:
             for lon, lat in pts:
                 t = time.perf_counter()
-                cameras_seeing(conn, run_id, lon, lat)
+                cameras_seeing(conn, run_id, lon, lat, EVERYTHING)
                 direct.append((time.perf_counter() - t) * 1000)
                 t = time.perf_counter()
                 conn.execute(text(

@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from analysis.which_cameras import VisibleIndex  # noqa: E402
 from store.coverage import cameras_seeing, latest_run  # noqa: E402
+from store.scope import EVERYTHING  # noqa: E402
 from store.tokens import create_token  # noqa: E402
 
 
@@ -132,7 +133,7 @@ def measure(url: str, n_requests: int = 500, n_batch: int = 100_000,
         with engine.connect() as conn:
             for lon, lat in pts:
                 t = time.perf_counter()
-                cameras_seeing(conn, run_id, float(lon), float(lat))
+                cameras_seeing(conn, run_id, float(lon), float(lat), EVERYTHING)
                 direct.append((time.perf_counter() - t) * 1000)
                 t = time.perf_counter()
                 conn.execute(text(

@@ -35,6 +35,7 @@ from gateway import credentials, fmp4, media
 from gateway.upstream import Fragment, InitSegment, Status, Upstream
 from settings import Settings
 from store import access, health
+from store.scope import EVERYTHING
 
 log = logging.getLogger("sightline.gateway")
 
@@ -373,11 +374,11 @@ async def health_faults(request: web.Request) -> web.StreamResponse:
 
     def read() -> dict[str, Any]:
         with hub.engine.connect() as conn:
-            counts = health.status_counts(conn)
+            counts = health.status_counts(conn, EVERYTHING)  # TODO(issue 8): subject's scope
             return {
-                "faults": health.faults(conn, max(0, limit)),
+                "faults": health.faults(conn, EVERYTHING, max(0, limit)),
                 "not_online": sum(n for s, n in counts.items() if s != "online"),
-                "counts": health.camera_status_counts(conn),
+                "counts": health.camera_status_counts(conn, EVERYTHING),
             }
 
     body = await asyncio.to_thread(read)

@@ -24,6 +24,7 @@ from layers import alarm_points
 from pages import video
 from settings import Settings
 from store import coverage
+from store.scope import EVERYTHING
 
 PANEL_ID = "point-panel"
 LIST_ID = "point-cameras-list"
@@ -152,7 +153,8 @@ def register(app: Dash, settings: Settings, engine: Engine | None, map_id: str) 
         t = time.perf_counter()
         with engine.connect() as conn:
             run_id = coverage.latest_run(conn)
-            cams = [] if run_id is None else coverage.cameras_seeing(conn, run_id, lon, lat)
+            cams = ([] if run_id is None
+                    else coverage.cameras_seeing(conn, run_id, lon, lat, EVERYTHING))
         query_ms = (time.perf_counter() - t) * 1000
         where = f"{what} {lat:.6f}, {lon:.6f}"
         if run_id is None:

@@ -26,6 +26,7 @@ from layers import (
 from pages import camera_search, first_response, planner, video
 from settings import Settings
 from store import coverage, health
+from store.scope import EVERYTHING
 
 MAP_ID = "map"
 FRAME_KEYS = (
@@ -310,10 +311,11 @@ def register(app: Dash, settings: Settings, engine: Engine | None = None) -> Non
             # Nothing new (the usual case): one primary-key lookup, nothing sent back.
             if state.get("filled") and health.last_event_id(conn) == cursor:
                 raise PreventUpdate
-            new_cursor, changes = health.status_changes(conn, cursor)
-            rows = health.faults(conn, FAULT_LIST_ROWS)
-            not_online = sum(n for s, n in health.status_counts(conn).items() if s != "online")
-            counts = health.camera_status_counts(conn)
+            new_cursor, changes = health.status_changes(conn, cursor, EVERYTHING)
+            rows = health.faults(conn, EVERYTHING, FAULT_LIST_ROWS)
+            not_online = sum(n for s, n in health.status_counts(conn, EVERYTHING).items()
+                             if s != "online")
+            counts = health.camera_status_counts(conn, EVERYTHING)
         return (
             changes or no_update,
             {"cursor": new_cursor, "filled": True},

@@ -412,6 +412,7 @@ def _camera_probe(args: argparse.Namespace, settings: Settings) -> int:
 def _camera_faults(args: argparse.Namespace, settings: Settings) -> int:
     from store.engine import make_engine
     from store.health import faults
+    from store.scope import EVERYTHING
 
     if args.url:
         from store import access
@@ -423,7 +424,7 @@ def _camera_faults(args: argparse.Namespace, settings: Settings) -> int:
         _emit(args, {"url": url}, url)
         return 0
     with make_engine(settings).connect() as conn:
-        rows = faults(conn)
+        rows = faults(conn, EVERYTHING)
     lines = [f"{len(rows)} camera(s) not online"] + [
         f"{r['device_id']}  {r['status']:<7}  since {r['since']:%Y-%m-%d %H:%M:%S}  "
         f"{r['name']}: {r['reason'] or ''}"
@@ -596,6 +597,7 @@ def _coverage_report(args: argparse.Namespace, settings: Settings) -> int:
 def _coverage_which(args: argparse.Namespace, settings: Settings) -> int:
     from store.coverage import cameras_seeing, latest_run
     from store.engine import make_engine
+    from store.scope import EVERYTHING
 
     if (args.file is None) == (args.lon is None or args.lat is None):
         raise ValueError("give either LON LAT or --file POINTS.csv")
@@ -606,7 +608,7 @@ def _coverage_which(args: argparse.Namespace, settings: Settings) -> int:
         run_id = args.run or latest_run(conn)
         if run_id is None:
             raise ValueError("no coverage run yet: run `sightline coverage run` first")
-        found = cameras_seeing(conn, run_id, args.lon, args.lat)
+        found = cameras_seeing(conn, run_id, args.lon, args.lat, EVERYTHING)
     text = (
         "\n".join(
             f"{c['device_id']}  {c['dori_level']:<10} {c['distance_m']:>7.1f} m  {c['name'] or ''}"

@@ -15,6 +15,7 @@ import shapely
 from sqlalchemy import Connection, text
 
 from store.models import Building, Camera, Checkpoint, Jurisdiction, KeyArea, Road
+from store.scope import Scope
 
 CAMERA_COLUMNS = (
     "id", "device_id", "name", "mount_height_m", "azimuth_deg", "tilt_deg", "any_direction",
@@ -205,10 +206,14 @@ def run_exists(conn: Connection, run_id: int) -> bool:
 LEVEL_RANK = {"detect": 1, "observe": 2, "recognise": 3, "identify": 4}
 
 
-def cameras_seeing(conn: Connection, run_id: int, lon: float, lat: float) -> list[dict[str, Any]]:
-    """Cameras whose visible area contains the point, best DORI level first, then nearest."""
+def cameras_seeing(
+    conn: Connection, run_id: int, lon: float, lat: float, scope: Scope
+) -> list[dict[str, Any]]:
+    """Cameras in ``scope`` whose visible area contains the point, best DORI level first, then
+    nearest. (What-if cameras of a run, with no stored camera, show only to the whole city.)"""
+    in_scope = "TRUE" if scope.jurisdiction_ids is None else scope.devices("c")
     rows = conn.execute(
-        text("""
+        text(f"""
         WITH p AS (SELECT ST_SetSRID(ST_MakePoint(:x, :y), 4326) AS g)
         SELECT v.camera_id, v.camera_ref AS device_id, c.name,
                (array_agg(v.level ORDER BY CASE v.level WHEN 'identify' THEN 4
@@ -216,10 +221,11 @@ def cameras_seeing(conn: Connection, run_id: int, lon: float, lat: float) -> lis
                min(ST_Distance(c.geom::geography, p.g::geography)) AS distance_m
         FROM coverage_visible v CROSS JOIN p
         LEFT JOIN cameras c ON c.id = v.camera_id
-        WHERE v.run_id = :run AND ST_Covers(v.geom, p.g)
+        WHERE v.run_id = :run AND ST_Covers(v.geom, p.g) AND {in_scope}
+          AND (c.id IS NULL OR c.access_level <= :scope_clearance)
         GROUP BY v.camera_id, v.camera_ref, c.name
         """),
-        {"x": lon, "y": lat, "run": run_id},
+        {"x": lon, "y": lat, "run": run_id, **scope.params()},
     ).all()
     out = [
         {"camera_id": r.camera_id, "device_id": r.device_id, "name": r.name,

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, case, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from store.models import Camera, CameraHealth, CameraHealthEvent
+from store.scope import Scope
 
 
 @dataclass(frozen=True)
@@ -145,8 +146,16 @@ def record_probes(conn: Connection, results: list[ProbeResult]) -> int:
     return len(changed)
 
 
-def faults(conn: Connection, limit: int | None = None) -> list[dict[str, Any]]:
-    """Cameras whose last probe did not find them online, longest-standing first.
+def _in_scope(scope: Scope) -> Any:
+    """SQLAlchemy condition on ``Camera`` keeping the cameras of ``scope``."""
+    cond = Camera.access_level <= scope.clearance
+    if scope.jurisdiction_ids is not None:
+        cond = cond & Camera.jurisdiction_id.in_(sorted(scope.jurisdiction_ids))
+    return cond
+
+
+def faults(conn: Connection, scope: Scope, limit: int | None = None) -> list[dict[str, Any]]:
+    """Cameras of ``scope`` whose last probe did not find them online, longest-standing first.
 
     Each: ``device_id, name, status, since, reason, checked_at, last_seen_at``; at most
     ``limit`` rows (None: all).
@@ -162,7 +171,7 @@ def faults(conn: Connection, limit: int | None = None) -> list[dict[str, Any]]:
             CameraHealth.last_seen_at,
         )  # fmt: skip
         .join(CameraHealth, CameraHealth.camera_id == Camera.id)
-        .where(CameraHealth.status != "online")
+        .where(CameraHealth.status != "online", _in_scope(scope))
         .order_by(CameraHealth.since, Camera.device_id)
         .limit(limit)
     )
@@ -192,11 +201,13 @@ def history(conn: Connection, device_id: str, limit: int = 50) -> list[dict[str,
     return [dict(r._mapping) for r in conn.execute(q)]
 
 
-def status_counts(conn: Connection) -> dict[str, int]:
-    """Probed cameras per health status."""
+def status_counts(conn: Connection, scope: Scope) -> dict[str, int]:
+    """Probed cameras of ``scope`` per health status."""
     rows = conn.execute(
-        select(CameraHealth.status, func.count()).group_by(CameraHealth.status)
-    ).all()
+        select(CameraHealth.status, func.count())
+        .join(Camera, Camera.id == CameraHealth.camera_id)
+        .where(_in_scope(scope)).group_by(CameraHealth.status)
+    ).all()  # fmt: skip
     return {str(s): int(n) for s, n in rows}
 
 
@@ -205,24 +216,29 @@ def last_event_id(conn: Connection) -> int:
     return int(conn.execute(select(func.coalesce(func.max(CameraHealthEvent.id), 0))).scalar_one())
 
 
-def status_changes(conn: Connection, after_id: int) -> tuple[int, dict[str, str]]:
-    """Status changes after event ``after_id``: ``(newest event id, {device_id: status})``.
+def status_changes(conn: Connection, after_id: int, scope: Scope) -> tuple[int, dict[str, str]]:
+    """Status changes of cameras in ``scope`` after event ``after_id``: ``(newest event id,
+    {device_id: status})`` (the id counts every event, so the cursor moves on).
 
     Each camera appears once, with its latest status. Reads only the new events (a range scan
     of the primary key), so a poll costs what changed, not the size of the city.
     """
     rows = conn.execute(
-        select(CameraHealthEvent.id, Camera.device_id, CameraHealthEvent.status)
+        select(CameraHealthEvent.id, Camera.device_id, CameraHealthEvent.status,
+               _in_scope(scope).label("visible"))
         .join(Camera, Camera.id == CameraHealthEvent.camera_id)
         .where(CameraHealthEvent.id > after_id)
         .order_by(CameraHealthEvent.id)
-    ).all()
+    ).all()  # fmt: skip
     if not rows:
         return after_id, {}
-    return int(rows[-1].id), {str(r.device_id): str(r.status) for r in rows}
+    return int(rows[-1].id), {str(r.device_id): str(r.status) for r in rows if r.visible}
 
 
-def camera_status_counts(conn: Connection) -> dict[str, int]:
-    """Cameras per ``cameras.status`` (what the map colours by; never-probed ones included)."""
-    rows = conn.execute(select(Camera.status, func.count()).group_by(Camera.status)).all()
+def camera_status_counts(conn: Connection, scope: Scope) -> dict[str, int]:
+    """Cameras of ``scope`` per ``cameras.status`` (what the map colours by; never-probed
+    ones included)."""
+    rows = conn.execute(
+        select(Camera.status, func.count()).where(_in_scope(scope)).group_by(Camera.status)
+    ).all()
     return {str(s): int(n) for s, n in rows}

@@ -26,6 +26,7 @@ from layers import blind_spots, coverage_levels, entry_roads, road_coverage
 from settings import Settings
 from store import coverage, map_queries
 from store.queries import map_frames
+from store.scope import EVERYTHING
 
 pytestmark = pytest.mark.browser
 
@@ -181,7 +182,7 @@ def test_click_a_point_lists_the_cameras_that_see_it_and_opens_them_in_a_grid(
     lon, lat, x, y = chosen
     expected = _expected_at(console.engine, console.run_id, lon, lat)
     with console.engine.connect() as conn:
-        engine_answer = coverage.cameras_seeing(conn, console.run_id, lon, lat)
+        engine_answer = coverage.cameras_seeing(conn, console.run_id, lon, lat, EVERYTHING)
     assert [(c["device_id"], c["dori_level"]) for c in engine_answer] == expected
     assert len(expected) >= 3
 

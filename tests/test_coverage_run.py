@@ -278,6 +278,7 @@ def test_which_cameras_over_http(city: Engine, first_run: int) -> None:
     from api.app import create_app
     from settings import Settings
     from store.coverage import cameras_seeing
+    from store.scope import EVERYTHING
     from store.tokens import create_token
 
     with city.begin() as conn:
@@ -288,7 +289,7 @@ def test_which_cameras_over_http(city: Engine, first_run: int) -> None:
                  "coverage_visible WHERE run_id=:r AND area_m2 > 50 ORDER BY id LIMIT 1) s"),
             {"r": first_run},
         ).one()  # fmt: skip
-        expected = cameras_seeing(conn, first_run, lon, lat)
+        expected = cameras_seeing(conn, first_run, lon, lat, EVERYTHING)
 
     async def go() -> list[tuple[int, dict[str, object]]]:
         async with TestServer(create_app(Settings(), city), host="127.0.0.1") as server:
@@ -345,9 +346,10 @@ def _batch_points(city: Engine, run_id: int, n_seen: int = 60, n_random: int = 6
 
 def _per_point_from_postgis(city: Engine, run_id: int, pts: np.ndarray) -> dict[int, list]:
     from store.coverage import cameras_seeing
+    from store.scope import EVERYTHING
 
     with city.connect() as conn:
-        return {i: cameras_seeing(conn, run_id, float(x), float(y)) for i, (x, y) in
+        return {i: cameras_seeing(conn, run_id, float(x), float(y), EVERYTHING) for i, (x, y) in
                 enumerate(pts)}  # fmt: skip
 
 

@@ -21,6 +21,7 @@ from gateway import fmp4, media
 from gateway.app import HUB, create_app
 from settings import PROJECT_ROOT, Settings
 from store import access, health
+from store.scope import EVERYTHING
 from tests.fake_cameras import FakeCameras, GatewayThread, free_port, gstreamer_available, wait_for
 
 pytestmark = pytest.mark.skipif(not gstreamer_available(), reason="needs python3-gi + GStreamer")
@@ -361,7 +362,7 @@ def test_prober_marks_live_online_dead_offline_and_broken_fault(
     assert by_key["nopath"].status == "fault" and "404" in (by_key["nopath"].reason or "")
     assert took < 5.0
     with engine.connect() as conn:
-        faults = {f["device_id"]: f for f in health.faults(conn)}
+        faults = {f["device_id"]: f for f in health.faults(conn, EVERYTHING)}
         assert {cameras["dead"], cameras["nopath"]} <= set(faults)
         assert faults[cameras["dead"]]["since"] is not None
         status = dict(conn.execute(
