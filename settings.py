@@ -121,6 +121,24 @@ class Settings(BaseSettings):
         description="`sightline serve` also starts fake RTSP cameras for the demo's cameras.",
     )
 
+    session_hours: float = Field(
+        default=12.0, gt=0, le=24 * 30,
+        description="A console login lasts at most this many hours (then log in again).",
+    )
+    session_idle_minutes: float = Field(
+        default=60.0, gt=0,
+        description="A console session without requests for this many minutes ends.",
+    )
+    cookie_secure: bool = Field(
+        default=False,
+        description="Send the session cookie only over HTTPS (set when behind TLS).",
+    )
+    admin_password: SecretStr | None = Field(
+        default=None,
+        description="Password of the first admin created by the setup command; unset: a random "
+        "one is printed once.",
+    )
+
     @field_validator("log_level")
     @classmethod
     def _known_log_level(cls, value: str) -> str:
