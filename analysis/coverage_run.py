@@ -25,8 +25,10 @@ from sqlalchemy import Engine
 from gis import coverage as gcov
 from gis import fov, occlusion, reproject, roads
 from gis.crs import metric_crs_for, true_to_grid_azimuth_deg
+from store import audit
 from store import coverage as store_cov
 from store import load as store_load
+from store.scope import Principal, cli_principal
 
 Progress = Callable[[str], None]
 
@@ -145,6 +147,7 @@ def run_coverage(
     workers: int = 1,
     save: bool = True,
     progress: Progress | None = None,
+    principal: Principal | None = None,
 ) -> RunReport:
     """Compute coverage for the stored city and (unless ``save`` is False) store the results.
 
@@ -157,6 +160,9 @@ def run_coverage(
         Height of the target plane in metres (0 ground, 1.6 faces).
     unknown_azimuth
         "skip" cameras without azimuth (reported) or assume a full "ring".
+    principal
+        Who started the run, for the audit log (None: the operator, ``cli:<os user>``); a
+        stored run is one ``coverage.run`` entry, written with the run.
     workers
         Processes for occlusion and unions (results are identical for any number).
     """
@@ -275,7 +281,7 @@ def run_coverage(
         done = _step(report, "write", progress)
         report.run_id = _write(
             engine, report, cams_m, visible, levels, blind, assessment, road_cov, crs,
-            what_if, target_height_m, unknown_azimuth,
+            what_if, target_height_m, unknown_azimuth, principal or cli_principal(),
         )  # fmt: skip
         done()
     report.timings_s["total"] = round(time.perf_counter() - t_all, 3)
@@ -291,7 +297,7 @@ def _write(engine: Engine, report: RunReport, cams_m: gpd.GeoDataFrame,
            visible: gpd.GeoDataFrame, levels: Mapping[str, Any], blind: gpd.GeoDataFrame,
            assessment: pd.DataFrame, road_cov: pd.DataFrame, crs: Any,
            what_if: Mapping[str, Any] | None, target_height_m: float,
-           unknown_azimuth: str) -> int:  # fmt: skip
+           unknown_azimuth: str, principal: Principal) -> int:  # fmt: skip
     params = {"what_if": dict(what_if) if what_if else None, "target_height_m": target_height_m,
               "unknown_azimuth": unknown_azimuth, "crs": report.crs}  # fmt: skip
     store_ids = dict(zip(cams_m["camera_id"], cams_m["store_id"], strict=True))
@@ -352,6 +358,10 @@ def _write(engine: Engine, report: RunReport, cams_m: gpd.GeoDataFrame,
         results["assumptions"] = report.assumptions
         results["entry_roads_status"] = _entry_status(report.completeness)
         store_cov.finish_run(conn, run_id, report.timings_s, results)
+        audit.record(conn, principal, "coverage.run", str(run_id),
+                     details={"what_if": bool(what_if), "cameras": len(cams_m),
+                              "target_height_m": target_height_m,
+                              "unknown_azimuth": unknown_azimuth})  # fmt: skip
     return run_id
 
 

@@ -31,8 +31,10 @@ from gis.fov import LEVELS
 from gis.gb28181 import make_device_id
 from gis.placement_instance import CoverageInstance
 from gis.placement_solver import coverage_curve, max_coverage, set_cover
+from store import access, audit
 from store import coverage as store_cov
 from store import placement as store_pl
+from store.scope import Principal, cli_principal
 
 Progress = Callable[[str], None]
 
@@ -122,6 +124,7 @@ def propose(
     workers: int = 1,
     save: bool = True,
     progress: Progress | None = None,
+    principal: Principal | None = None,
 ) -> ProposalReport:
     """Best ``cameras`` new cameras for the blind spots of the latest coverage run.
 
@@ -414,6 +417,10 @@ def propose(
                             "solver": report.solver, "sizes": report.sizes,
                             "assumptions": report.assumptions,
                             "timings_s": report.timings_s}}, report.sites)  # fmt: skip
+            audit.record(conn, principal or cli_principal(), "placement.propose",
+                         str(report.proposal_id),
+                         details={"jurisdiction": jurisdiction, "cameras": cameras,
+                                  "cover_all": cover_all, "method": method})  # fmt: skip
         done()
     report.timings_s["total"] = round(time.perf_counter() - t_all, 3)
     return report
@@ -443,8 +450,8 @@ def _codes_at(jur: gpd.GeoDataFrame, pts: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- accept
 
 
-def accept(engine: Engine, proposal_id: int, ranks: Sequence[int] | None = None
-           ) -> list[dict[str, Any]]:
+def accept(engine: Engine, proposal_id: int, ranks: Sequence[int] | None = None,
+           principal: Principal | None = None) -> list[dict[str, Any]]:
     """Insert a proposal's sites (those of ``ranks``, or all not accepted yet) as cameras, in
     one transaction.
 
@@ -458,12 +465,17 @@ def accept(engine: Engine, proposal_id: int, ranks: Sequence[int] | None = None
     list of dict
         ``rank``, ``camera_id`` (store id), ``device_id``.
 
+    ``principal`` (None: the operator) must be allowed to ``placement`` and may accept only
+    sites inside its jurisdiction; the acceptance is one ``placement.accept`` audit entry.
+
     Raises
     ------
     store.placement.ProposalError
         Unknown proposal, unknown rank, a site already accepted, a site outside every
-        jurisdiction.
+        jurisdiction or outside the principal's.
     """
+    principal = principal or cli_principal()
+    access.check(principal, "placement")
     added = []
     with engine.begin() as conn:
         sites = store_pl.read_sites(conn, proposal_id)
@@ -489,6 +501,10 @@ def accept(engine: Engine, proposal_id: int, ranks: Sequence[int] | None = None
             if j is None:
                 raise store_pl.ProposalError(f"proposal {proposal_id} rank {s['rank']}: the site "
                                              "lies outside every jurisdiction")  # fmt: skip
+            if not principal.scope.sees_jurisdiction(int(j["id"])):
+                raise store_pl.ProposalError(
+                    f"proposal {proposal_id} rank {s['rank']}: the site lies in {j['code']}, "
+                    f"outside your jurisdiction {principal.scope.root_code}")  # fmt: skip
             code = str(j["code"])
             centre = code if len(code) == 8 and code.isdigit() else \
                 str(j["admin_code"] or code)[:6] + "00"
@@ -518,6 +534,10 @@ def accept(engine: Engine, proposal_id: int, ranks: Sequence[int] | None = None
                           "device_id": device_id})  # fmt: skip
         status = store_pl.mark_accepted(conn, proposal_id, [a["site_id"] for a in added],
                                         [a["camera_id"] for a in added])  # fmt: skip
+        audit.record(conn, principal, "placement.accept", str(proposal_id),
+                     details={"ranks": [a["rank"] for a in added],
+                              "cameras": [a["device_id"] for a in added],
+                              "status": status})  # fmt: skip
     for a in added:
         a["proposal_status"] = status
     return added

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Integer, Table, text
 
 from store.load import copy_cell, copy_rows
 from store.models import AlarmPoint, Base, Camera, Checkpoint, Jurisdiction, KeyArea, SurveyImport
+from store.scope import Scope
 
 STAGE = "sl_survey_stage"
 ROW = "__row__"
@@ -134,6 +135,45 @@ def existing_rows(conn: Connection, kind: str) -> list[tuple[int, str]]:
     return [(int(r[0]), str(r[1])) for r in rows]
 
 
+def out_of_scope_rows(
+    conn: Connection, kind: str, scope: Scope
+) -> list[tuple[int, str, str | None, str]]:
+    """(row, field, value, reason) of staged rows the importer's ``scope`` may not write:
+    a location outside its jurisdictions, a key already stored in another jurisdiction, or
+    a camera access level above its clearance."""
+    kt = KIND_TABLES[kind]
+    t, key, row = _q(kt.table.name), _q(kt.key), _q(ROW)
+    staged = {str(r[0]) for r in conn.execute(
+        text("SELECT attname FROM pg_attribute WHERE attrelid = CAST(:t AS regclass) "
+             "AND attnum > 0"), {"t": STAGE})}  # fmt: skip
+    unit = scope.root_code or "?"
+    outside = "{c} IS NULL OR NOT ({c} = ANY(:scope_jids))"
+    checks: list[tuple[str, str, str]] = []  # (SQL giving row and value, field, reason)
+    if scope.jurisdiction_ids is not None:
+        if "jurisdiction_id" in staged:
+            checks.append((
+                f"SELECT s.{row}, s.{key} FROM {STAGE} s "
+                f"WHERE {outside.format(c='s.jurisdiction_id')}",
+                "jurisdiction", f"outside your jurisdiction {unit}: you may import only inside it",
+            ))  # fmt: skip
+        checks.append((
+            f"SELECT s.{row}, s.{key} FROM {STAGE} s JOIN {t} x ON x.{key} = s.{key} "
+            f"WHERE {outside.format(c='x.jurisdiction_id')}",
+            kt.key, f"already stored in a jurisdiction outside {unit}: not yours to change",
+        ))  # fmt: skip
+    if "access_level" in staged:
+        checks.append((
+            f"SELECT s.{row}, s.access_level FROM {STAGE} s "
+            f"WHERE s.access_level > :scope_clearance",
+            "access_level", f"above your clearance for camera access levels ({scope.clearance})",
+        ))  # fmt: skip
+    out: list[tuple[int, str, str | None, str]] = []
+    for sql, field, reason in checks:
+        for r in conn.execute(text(sql + f" ORDER BY s.{row}"), scope.params()):
+            out.append((int(r[0]), field, None if r[1] is None else str(r[1]), reason))
+    return out
+
+
 def drop_stage_rows(conn: Connection, rows: Iterable[int]) -> None:
     """Remove rejected rows from the staging table (for --skip-invalid)."""
     ids = sorted(set(rows))
@@ -145,13 +185,15 @@ def staged_count(conn: Connection) -> int:
     return int(conn.execute(text(f"SELECT count(*) FROM {STAGE}")).scalar_one())
 
 
-def merge(conn: Connection, kind: str, columns: Sequence[str], mode: str) -> MergeCounts:
+def merge(
+    conn: Connection, kind: str, columns: Sequence[str], mode: str, scope: Scope | None = None
+) -> MergeCounts:
     """Merge the staged rows into the kind's table.
 
     ``insert`` and ``upsert`` add new keys and (upsert) update the columns present in the
     file where something changed; ``replace`` also deletes stored rows whose key is not in
-    the file. Attributes are merged (file values win); the position counts as changed when it
-    moved by more than ~1 cm.
+    the file (only rows inside ``scope`` when given). Attributes are merged (file values win);
+    the position counts as changed when it moved by more than ~1 cm.
     """
     kt = KIND_TABLES[kind]
     t, key = _q(kt.table.name), _q(kt.key)
@@ -189,11 +231,15 @@ def merge(conn: Connection, kind: str, columns: Sequence[str], mode: str) -> Mer
         )
         counts.inserted = result.rowcount
     if mode == "replace":
+        in_scope, params = "TRUE", {}
+        if scope is not None and scope.jurisdiction_ids is not None:
+            in_scope, params = scope.devices("t"), scope.params()
         result = conn.execute(
             text(
                 f"DELETE FROM {t} t WHERE NOT EXISTS "
-                f"(SELECT 1 FROM {STAGE} s WHERE s.{key} = t.{key})"
-            )
+                f"(SELECT 1 FROM {STAGE} s WHERE s.{key} = t.{key}) AND {in_scope}"
+            ),
+            params,
         )
         counts.deleted = result.rowcount
     counts.unchanged = total - counts.inserted - counts.updated

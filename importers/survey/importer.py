@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import getpass
 import hashlib
 import itertools
 import json
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from pyproj import CRS
 from pyproj.exceptions import CRSError
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from gis.crs import CrsError, CrsSpec, detect_lonlat_crs, parse_crs_name, transform_xy
 from importers.survey.columns import POINT_KINDS, map_columns
@@ -36,8 +36,10 @@ from importers.survey.validate import (
     RowError,
     validate_batch,
 )
+from store import audit
 from store import survey as store_survey
 from store.load import assign_jurisdictions
+from store.scope import Principal, cli_principal
 
 MODES = ("insert", "upsert", "replace")
 
@@ -157,6 +159,7 @@ def import_survey(
     layer: str | None = None,
     sheet: str | None = None,
     user: str | None = None,
+    principal: Principal | None = None,
     extent_margin_m: float = 1000.0,
     batch_rows: int = 50_000,
     progress: Progress | None = None,
@@ -178,6 +181,11 @@ def import_survey(
         Validate and report; write nothing (but the import record).
     fix_geometry
         Repair invalid polygons (reported) instead of rejecting them.
+    principal
+        Who imports (None: the operator at the shell, ``cli:<os user>``). A principal limited
+        to a jurisdiction may write only rows inside it (others are row errors, and
+        ``replace`` deletes only inside it), camera access levels up to its clearance, and no
+        jurisdictions. Every import (done, dry run or failed) is one ``import`` audit entry.
 
     Raises
     ------
@@ -188,10 +196,36 @@ def import_survey(
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    principal = principal if principal is not None else cli_principal()
+    try:
+        return _import(engine, Path(path), kind, crs=crs, encoding=encoding, mapping=mapping,
+                       mode=mode, skip_invalid=skip_invalid, dry_run=dry_run,
+                       fix_geometry=fix_geometry, layer=layer, sheet=sheet, user=user,
+                       principal=principal, extent_margin_m=extent_margin_m,
+                       batch_rows=batch_rows, progress=progress)  # fmt: skip
+    except (ImportFailed, KeyboardInterrupt):
+        raise  # audited where the import record is written
+    except Exception as exc:
+        if not getattr(exc, "audited", False):
+            # Refused before anything was read into the store (unreadable file, no CRS ...).
+            audit.record_now(engine, principal, "import", Path(path).name, outcome="refused",
+                             details={"kind": kind, "status": "refused", "mode": mode,
+                                      "error": str(exc).splitlines()[0][:300]})  # fmt: skip
+        raise
+
+
+def _import(
+    engine: Engine, path: Path, kind: str, *, crs: str | None, encoding: str | None,
+    mapping: Mapping[str, str] | None, mode: str, skip_invalid: bool, dry_run: bool,
+    fix_geometry: bool, layer: str | None, sheet: str | None, user: str | None,
+    principal: Principal, extent_margin_m: float, batch_rows: int, progress: Progress | None,
+) -> ImportReport:  # fmt: skip
+    if kind == "jurisdictions" and not principal.scope.whole_city:
+        raise ValueError(f"only a city-level user may import jurisdictions ({principal.subject} "
+                         f"works for {principal.scope.root_code})")  # fmt: skip
     if mode == "replace" and kind == "jurisdictions":
         raise ValueError("--mode replace is not available for jurisdictions (devices refer to "
                          "them); use upsert")  # fmt: skip
-    path = Path(path)
     started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
     digest, size = file_digest(path)
@@ -236,8 +270,9 @@ def import_survey(
                     progress=progress, record=dict(
                         file_name=str(path), file_sha256=digest, file_bytes=size,
                         format=info.format, source_crs=spec.name,
-                        user_name=user or getpass.getuser(), mode=mode, started_at=started,
-                    ), t0=t0)  # fmt: skip
+                        user_name=user or principal.user_name, mode=mode,
+                        started_at=started,
+                    ), principal=principal, t0=t0)  # fmt: skip
     finally:
         close = getattr(batches, "close", None)
         if close is not None:
@@ -257,6 +292,7 @@ def _run(
     margin_m: float,
     progress: Progress | None,
     record: dict[str, Any],
+    principal: Principal,
     t0: float,
 ) -> ImportReport:
     kind = report.kind
@@ -327,6 +363,10 @@ def _run(
                             "already in the store (use --mode upsert to update it)",
                         )
                     )
+            for row, field, value, reason in store_survey.out_of_scope_rows(
+                conn, kind, principal.scope
+            ):
+                cross.append(RowError(report.file, row, field, value, reason))
             for e in cross:
                 rejected.add(e.row)
                 errors_total += 1
@@ -339,7 +379,7 @@ def _run(
             if rejected and not skip_invalid:
                 raise ImportFailed(report)
             store_survey.drop_stage_rows(conn, (e.row for e in cross))
-            counts = store_survey.merge(conn, kind, staged, report.mode)
+            counts = store_survey.merge(conn, kind, staged, report.mode, principal.scope)
             if kind == "jurisdictions":
                 assign_jurisdictions(conn)
             report.counts.update(inserted=counts.inserted, updated=counts.updated,
@@ -348,10 +388,12 @@ def _run(
             if report.dry_run:
                 trans.rollback()
                 trans = conn.begin()
+            status = "dry_run" if report.dry_run else "done"
             report.import_id = store_survey.record_import(
-                conn, kind=kind, status="dry_run" if report.dry_run else "done",
-                counts=report.counts, report=_summary(report), **record,
+                conn, kind=kind, status=status, counts=report.counts, report=_summary(report),
+                **record,
             )  # fmt: skip
+            _audit(conn, principal, report, status)
             trans.commit()
         except BaseException:
             trans.rollback()
@@ -362,8 +404,20 @@ def _run(
                     counts={"read": read, "rejected": len(rejected)},
                     report=_summary(report), **record,
                 )  # fmt: skip
+                _audit(log_conn, principal, report, "failed")
+            exc_now = sys.exc_info()[1]
+            if exc_now is not None and not isinstance(exc_now, KeyboardInterrupt):
+                exc_now.audited = True  # type: ignore[attr-defined]
             raise
     return report
+
+
+def _audit(conn: Connection, principal: Principal, report: ImportReport, status: str) -> None:
+    audit.record(conn, principal, "import", report.file,
+                 outcome="ok" if status != "failed" else "refused",
+                 details={"kind": report.kind, "status": status, "mode": report.mode,
+                          "import_id": report.import_id, "counts": report.counts,
+                          "errors": report.errors_total})  # fmt: skip
 
 
 def _summary(report: ImportReport) -> dict[str, Any]:
