@@ -66,7 +66,7 @@ def rss_mb(pid: int) -> float:
 
 
 def ws_url(port: int, device_id: str) -> str:
-    q = access.sign(KEY.encode(), device_id, "bench", 3600)
+    q = access.sign(KEY.encode(), device_id, "cli:bench", 3600)  # the operator: whole city
     return f"ws://127.0.0.1:{port}/streams/{device_id}/ws?" + "&".join(
         f"{k}={v}" for k, v in q.items()
     )
@@ -439,7 +439,7 @@ def _up(port: int) -> bool:
     import urllib.request
 
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=1):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
             return True
     except OSError:
         return False

@@ -1,17 +1,27 @@
 """The stream gateway's aiohttp application: signed /streams/{camera_id} URLs to live video.
 
-Routes (each needs ``?exp=&sub=&sig=`` from :func:`store.access.sign`):
+Routes (each needs ``?exp=&sub=&sig=`` from :func:`store.access.sign`; the subject must be a
+user or token that may still watch that camera, :func:`store.access.may_view`):
 
 - ``GET /streams/{id}/ws``: WebSocket; a JSON ``init`` message (codec, size), the init segment,
   then one ``moof+mdat`` per frame (binary), and JSON ``status`` messages (reconnecting, live).
 - ``GET /streams/{id}/hls/index.m3u8`` (+ ``init-{gen}.mp4``, ``{seq}.m4s``): HLS, fMP4.
 - ``GET /streams/{id}/snapshot.jpg``: the latest keyframe as a JPEG.
 
-``GET /health/faults`` (signed for :data:`store.access.FAULTS_RESOURCE`): the cameras the last
-probe did not find online, longest-standing first, and cameras per status (JSON).
+``GET /health/faults`` (signed for :data:`store.access.FAULTS_RESOURCE`; action ``health``):
+the cameras of the subject's scope the last probe did not find online, longest-standing
+first, and its cameras per status (JSON).
 
-``GET /stats`` reports pulls and viewers (no addresses). Upstream pulls are shared per camera
-and stop ``stream_idle_grace_s`` after their last viewer leaves.
+``GET /stats`` (signed for :data:`STATS_RESOURCE`; action ``admin``) reports pulls and viewers
+(no addresses). ``GET /health`` says the process is up (no data). Upstream pulls are shared
+per camera and stop ``stream_idle_grace_s`` after their last viewer leaves.
+
+Who a signed URL speaks for: ``user:<name>`` and ``token:<name>`` are looked up in the store
+(a disabled user or revoked token loses access within :data:`ACCESS_TTL_S`, open WebSockets
+included); ``cli:<os user>`` is the operator at the server's shell, who signs with the server's
+own key and is treated as the whole city (whoever holds the key can sign any subject anyway).
+Every opening of a stream is one ``stream.open`` audit entry: one per signed grant, whichever of
+WebSocket, HLS (playlist and segments) or snapshot it is used for.
 """
 
 from __future__ import annotations
@@ -23,30 +33,68 @@ import datetime as dt
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import WSMsgType, web
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import credentials, fmp4, media
 from gateway.upstream import Fragment, InitSegment, Status, Upstream
 from settings import Settings
-from store import access, health
-from store.scope import EVERYTHING
+from store import access, audit, health
+from store.scope import EVERYTHING, Principal
 
 log = logging.getLogger("sightline.gateway")
 
 CAMERA_ID = r"{camera_id:[0-9]{20}}"
 CORS = {"Access-Control-Allow-Origin": "*"}
+STATS_RESOURCE = "gateway/stats"
+"""What a signed ``GET /stats`` URL is bound to (in place of a camera id)."""
+ACCESS_TTL_S = 5.0
+"""How long a (subject, camera) decision is trusted: HLS segment fetches do not ask the store
+each time, and a disabled user or revoked token loses its streams within this time."""
 
 
 @dataclass
 class _Cached:
     camera: health.CameraStream | None
     at: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether a signed URL's subject may watch a camera, and why not."""
+
+    principal: Principal | None
+    allowed: bool
+    reason: str = ""
+
+
+def operator(subject: str) -> Principal | None:
+    """The operator's principal for a ``cli:<os user>`` subject (whole city), else None.
+
+    The CLI on the server signs with the server's key; whoever can read that key can sign any
+    subject, so trusting ``cli:`` subjects as the operator gives nothing away.
+    """
+    kind, _, name = subject.partition(":")
+    if kind != "cli" or not name:
+        return None
+    return Principal(subject, name, "admin", EVERYTHING)
+
+
+def resolve(conn: Connection, subject: str) -> Principal | None:
+    """The principal of a verified subject: the operator, an enabled user or an unrevoked
+    token; None otherwise."""
+    return operator(subject) or access.principal_of_subject(conn, subject)
+
+
+def _failed(task: asyncio.Future[Any]) -> bool:
+    return task.done() and (task.cancelled() or task.exception() is not None)
 
 
 class Hub:
@@ -64,6 +112,75 @@ class Hub:
         self.sessions_total = 0
         self._cameras: dict[str, _Cached] = {}
         self.probe_pool = ThreadPoolExecutor(settings.health_concurrency, "probe")
+        self.access_ttl_s = ACCESS_TTL_S
+        self._decisions: dict[tuple[str, str], tuple[float, asyncio.Future[Decision]]] = {}
+        # signed grant (subject, camera, exp, sig) -> its stream.open audit write
+        self._opened: dict[tuple[str, str, str, str], asyncio.Future[None]] = {}
+
+    # -- who may watch ----------------------------------------------------------------------
+    def _decide_now(self, subject: str, camera_id: str) -> Decision:
+        with self.engine.connect() as conn:
+            principal = resolve(conn, subject)
+            if principal is None:
+                return Decision(None, False, f"{subject} is unknown, disabled or revoked")
+            if not access.allowed(principal, "video"):
+                roles = ", ".join(sorted(access.PERMISSIONS["video"]))
+                return Decision(principal, False,
+                                f"role {principal.role!r} may not watch video (needs {roles})")
+            if not access.may_view(conn, principal, camera_id):
+                return Decision(principal, False,
+                                f"{subject} may not view camera {camera_id}: it is not in "
+                                f"{principal.scope.describe()}")  # fmt: skip
+            return Decision(principal, True)
+
+    async def decide(self, subject: str, camera_id: str) -> Decision:
+        """Whether ``subject`` may watch ``camera_id``; asks the store at most once per
+        :attr:`access_ttl_s` per (subject, camera), concurrent askers sharing one query."""
+        key = (subject, camera_id)
+        now = time.monotonic()
+        hit = self._decisions.get(key)
+        if hit is None or now - hit[0] >= self.access_ttl_s or _failed(hit[1]):
+            task = asyncio.ensure_future(asyncio.to_thread(self._decide_now, subject, camera_id))
+            hit = (now, task)
+            self._decisions[key] = hit
+        return await asyncio.shield(hit[1])
+
+    def _record_open(self, principal: Principal | None, subject: str, camera_id: str,
+                     route: str, expires: str, outcome: str) -> None:  # fmt: skip
+        with self.engine.begin() as conn:  # the advisory lock is held only for this insert
+            audit.record(conn, principal, "stream.open", camera_id, outcome=outcome,
+                         actor=None if principal else subject,
+                         details={"route": route, "expires": int(expires)})  # fmt: skip
+
+    async def audit_open(self, decision: Decision, subject: str, camera_id: str, route: str,
+                         query: Mapping[str, str]) -> None:  # fmt: skip
+        """One ``stream.open`` entry per signed grant (a playlist and its segments are one
+        opening); concurrent requests of a grant share the write. Raises when it failed."""
+        key = (subject, camera_id, query["exp"], query["sig"])
+        task = self._opened.get(key)
+        if task is None or _failed(task):
+            outcome = "ok" if decision.allowed else "denied"
+            task = asyncio.ensure_future(asyncio.to_thread(
+                self._record_open, decision.principal, subject, camera_id, route,
+                query["exp"], outcome))  # fmt: skip
+            self._opened[key] = task
+        await asyncio.shield(task)
+
+    def forget_stale(self) -> None:
+        """Drop decisions older than their TTL and audited grants past their expiry."""
+        now, wall = time.monotonic(), time.time()
+        for key, (at, task) in list(self._decisions.items()):
+            if now - at >= self.access_ttl_s and task.done():
+                del self._decisions[key]
+        for grant, write in list(self._opened.items()):
+            if int(grant[2]) < wall and write.done():
+                del self._opened[grant]
+
+    async def drain_audit(self) -> None:
+        """Wait for audit writes still running (at shutdown)."""
+        pending = [t for t in self._opened.values() if not t.done()]
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
 
     def url_of(self, camera: health.CameraStream) -> str | None:
         """The RTSP URL (with login) of a camera; None when it has no live stream."""
@@ -97,8 +214,12 @@ class Hub:
     async def reap(self) -> None:
         """Stop pulls that have had no viewer for the grace period (runs forever)."""
         grace = self.settings.stream_idle_grace_s
+        last_forget = time.monotonic()
         while True:
             now = time.monotonic()
+            if now - last_forget > 10.0:
+                self.forget_stale()
+                last_forget = now
             for camera_id, up in list(self.upstreams.items()):
                 if not up.idle(now):
                     up.idle_since = None
@@ -213,21 +334,57 @@ def limit_malloc_arenas(arenas: int = 2) -> bool:
         return False
 
 
-async def _grant(request: web.Request) -> tuple[Hub, health.CameraStream, str]:
-    """Check the signed URL and find the camera; 403/404 with a reason otherwise."""
-    hub = request.app[HUB]
-    camera_id = request.match_info["camera_id"]
+def _subject(hub: Hub, resource: str, query: Mapping[str, str]) -> str:
     try:
-        access.verify(hub.key, camera_id, request.query)
+        return access.verify(hub.key, resource, query)
     except access.StreamAccessError as exc:
         raise web.HTTPForbidden(text=str(exc), headers=CORS) from exc
-    cam = await hub.camera(camera_id)
+
+
+def _unavailable(what: str, exc: Exception) -> web.HTTPServiceUnavailable:
+    log.error("%s: %s", what, exc)
+    return web.HTTPServiceUnavailable(text=f"{what}; try again", headers=CORS)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A checked stream request: the camera, its RTSP URL and who watches it."""
+
+    hub: Hub
+    camera: health.CameraStream
+    url: str
+    subject: str
+
+
+async def _grant(request: web.Request, route: str) -> Grant:
+    """Check the signed URL, that its subject may watch the camera now, and find the camera;
+    audit the opening (once per grant). 403/404/503 with a reason otherwise."""
+    hub = request.app[HUB]
+    camera_id = request.match_info["camera_id"]
+    subject = _subject(hub, camera_id, request.query)
+    try:
+        decision = await hub.decide(subject, camera_id)
+    except SQLAlchemyError as exc:
+        raise _unavailable("the access check could not reach the store", exc) from exc
+    try:
+        if not decision.allowed:
+            await hub.audit_open(decision, subject, camera_id, route, request.query)
+            raise web.HTTPForbidden(text=decision.reason, headers=CORS)
+        _, cam = await asyncio.gather(
+            hub.audit_open(decision, subject, camera_id, route, request.query),
+            hub.camera(camera_id),
+        )  # fmt: skip
+    except SQLAlchemyError as exc:
+        if not decision.allowed:  # refused either way; the failed entry is in the log
+            raise web.HTTPForbidden(text=decision.reason, headers=CORS) from exc
+        raise _unavailable("the audit log could not be written, so the stream stays shut",
+                           exc) from exc  # fmt: skip
     if cam is None:
         raise web.HTTPNotFound(text=f"no camera {camera_id}", headers=CORS)
     url = hub.url_of(cam)
     if url is None:
         raise web.HTTPNotFound(text=f"camera {camera_id} has no live stream", headers=CORS)
-    return hub, cam, url
+    return Grant(hub, cam, url, subject)
 
 
 def _init_message(init: InitSegment) -> str:
@@ -245,8 +402,29 @@ def _status_message(status: Status) -> str:
     return json.dumps({"type": "status", "state": status.state, "reason": kind})
 
 
+async def _keep_checking(grant: Grant, ws: web.WebSocketResponse) -> None:
+    """Close the WebSocket once its subject may no longer watch the camera (user disabled,
+    token revoked, camera moved out of scope): checked every ``access_ttl_s``. A store that
+    cannot be reached does not cut a stream that was allowed when it opened."""
+    hub = grant.hub
+    while True:
+        await asyncio.sleep(hub.access_ttl_s)
+        try:
+            decision = await hub.decide(grant.subject, grant.camera.device_id)
+        except SQLAlchemyError as exc:
+            log.warning("camera %s: access re-check failed: %s", grant.camera.device_id, exc)
+            continue
+        if not decision.allowed:
+            log.info("camera %s: %s", grant.camera.device_id, decision.reason)
+            await ws.send_str(json.dumps({"type": "status", "state": "stopped",
+                                          "reason": "access"}))  # fmt: skip
+            await ws.close(code=4403, message=b"access withdrawn")
+            return
+
+
 async def ws_stream(request: web.Request) -> web.StreamResponse:
-    hub, cam, url = await _grant(request)
+    grant = await _grant(request, "ws")
+    hub, cam, url = grant.hub, grant.camera, grant.url
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=1 << 16)
     await ws.prepare(request)
     up = hub.upstream(cam, url)
@@ -267,14 +445,16 @@ async def ws_stream(request: web.Request) -> web.StreamResponse:
                     return
 
     sender = asyncio.create_task(send())
+    checker = asyncio.create_task(_keep_checking(grant, ws))
     try:
         async for msg in ws:
             if msg.type == WSMsgType.ERROR:
                 break
     finally:
-        sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-            await sender
+        for task in (sender, checker):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await task
         up.remove_viewer(viewer)
     return ws
 
@@ -291,7 +471,8 @@ async def _live(up: Upstream, timeout_s: float) -> None:
 
 
 async def snapshot(request: web.Request) -> web.StreamResponse:
-    hub, cam, url = await _grant(request)
+    grant = await _grant(request, "snapshot")
+    hub, cam, url = grant.hub, grant.camera, grant.url
     up = hub.upstream(cam, url)
     up.lease_until = max(up.lease_until, time.monotonic() + 1.0)
     await _live(up, hub.settings.health_timeout_s)
@@ -303,11 +484,12 @@ async def snapshot(request: web.Request) -> web.StreamResponse:
 
 
 def _query(request: web.Request) -> str:
-    return "?" + "&".join(f"{k}={request.query[k]}" for k in ("exp", "sub", "sig"))
+    return "?" + urlencode({k: request.query[k] for k in ("exp", "sub", "sig")})
 
 
 async def hls_playlist(request: web.Request) -> web.StreamResponse:
-    hub, cam, url = await _grant(request)
+    grant = await _grant(request, "hls")
+    hub, cam, url = grant.hub, grant.camera, grant.url
     up = hub.upstream(cam, url)
     up.lease_until = max(up.lease_until, time.monotonic() + 6.0)
     deadline = time.monotonic() + hub.settings.health_timeout_s + 2.0
@@ -338,7 +520,8 @@ async def hls_playlist(request: web.Request) -> web.StreamResponse:
 
 
 async def hls_file(request: web.Request) -> web.StreamResponse:
-    hub, cam, url = await _grant(request)
+    grant = await _grant(request, "hls")
+    hub, cam, url = grant.hub, grant.camera, grant.url
     up = hub.upstream(cam, url)
     up.lease_until = max(up.lease_until, time.monotonic() + 6.0)
     name = request.match_info["name"]
@@ -360,13 +543,23 @@ def _json_default(value: object) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-async def health_faults(request: web.Request) -> web.StreamResponse:
-    """The fault list: ``{"faults": [...], "not_online": n, "counts": {status: n}}``."""
-    hub = request.app[HUB]
+def _principal_for(conn: Connection, subject: str, action: str) -> Principal:
+    """The principal of a verified subject that may do ``action``; 403 otherwise."""
+    principal = resolve(conn, subject)
+    if principal is None:
+        raise web.HTTPForbidden(text=f"{subject} is unknown, disabled or revoked", headers=CORS)
     try:
-        access.verify(hub.key, access.FAULTS_RESOURCE, request.query)
-    except access.StreamAccessError as exc:
+        access.check(principal, action)
+    except access.AccessDenied as exc:
         raise web.HTTPForbidden(text=str(exc), headers=CORS) from exc
+    return principal
+
+
+async def health_faults(request: web.Request) -> web.StreamResponse:
+    """The fault list of the subject's scope: ``{"faults": [...], "not_online": n,
+    "counts": {status: n}}``."""
+    hub = request.app[HUB]
+    subject = _subject(hub, access.FAULTS_RESOURCE, request.query)
     try:
         limit = int(request.query.get("limit", "500"))
     except ValueError as exc:
@@ -374,11 +567,12 @@ async def health_faults(request: web.Request) -> web.StreamResponse:
 
     def read() -> dict[str, Any]:
         with hub.engine.connect() as conn:
-            counts = health.status_counts(conn, EVERYTHING)  # TODO(issue 8): subject's scope
+            scope = _principal_for(conn, subject, "health").scope
+            counts = health.status_counts(conn, scope)
             return {
-                "faults": health.faults(conn, EVERYTHING, max(0, limit)),
+                "faults": health.faults(conn, scope, max(0, limit)),
                 "not_online": sum(n for s, n in counts.items() if s != "online"),
-                "counts": health.camera_status_counts(conn, EVERYTHING),
+                "counts": health.camera_status_counts(conn, scope),
             }
 
     body = await asyncio.to_thread(read)
@@ -389,7 +583,21 @@ async def health_faults(request: web.Request) -> web.StreamResponse:
 
 
 async def stats(request: web.Request) -> web.StreamResponse:
-    return web.json_response(request.app[HUB].stats())
+    """Pulls and viewers of the whole gateway (camera ids included): admins only."""
+    hub = request.app[HUB]
+    subject = _subject(hub, STATS_RESOURCE, request.query)
+
+    def who() -> Principal:
+        with hub.engine.connect() as conn:
+            return _principal_for(conn, subject, "admin")
+
+    await asyncio.to_thread(who)
+    return web.json_response(hub.stats(), headers={"Cache-Control": "no-store"})
+
+
+async def alive(request: web.Request) -> web.StreamResponse:
+    """GET /health: the process answers (no data, no credentials needed)."""
+    return web.json_response({"status": "ok"})
 
 
 def create_app(
@@ -414,6 +622,7 @@ def create_app(
         for t in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
+        await hub.drain_audit()
         await asyncio.to_thread(hub.stop_all)
 
     app.cleanup_ctx.append(background)
@@ -424,4 +633,5 @@ def create_app(
                        hls_file)  # fmt: skip
     app.router.add_get("/health/faults", health_faults)
     app.router.add_get("/stats", stats)
+    app.router.add_get("/health", alive)
     return app

@@ -104,7 +104,7 @@ def gateway(
     gw.stop()
 
 
-def _q(camera_id: str, ttl_s: float = 60, subject: str = "test", key: str = KEY) -> str:
+def _q(camera_id: str, ttl_s: float = 60, subject: str = "cli:test", key: str = KEY) -> str:
     params = access.sign(key.encode(), camera_id, subject, ttl_s)
     return "?" + "&".join(f"{k}={v}" for k, v in params.items())
 
@@ -254,13 +254,15 @@ def test_unsigned_expired_and_foreign_urls_are_refused(
 ) -> None:
     cid = cameras["cam1"]
     base = f"{gateway.base}/streams/{cid}"
-    expired = access.sign(KEY.encode(), cid, "test", 60, now=time.time() - 3600)
+    expired = access.sign(KEY.encode(), cid, "cli:test", 60, now=time.time() - 3600)
     cases = {
         "unsigned": f"{base}/ws",
         "expired": f"{base}/ws?" + "&".join(f"{k}={v}" for k, v in expired.items()),
         "other camera": f"{base}/ws{_q(cameras['cam2'])}",
         "other key": f"{base}/snapshot.jpg{_q(cid, key='not-the-key')}",
-        "other subject": f"{base}/ws{_q(cid).replace('sub=test', 'sub=mallory')}",
+        "other subject": f"{base}/ws{_q(cid).replace('sub=cli:test', 'sub=cli:mallory')}",
+        "unknown user": f"{base}/ws{_q(cid, subject='user:nobody-here')}",
+        "not a subject": f"{base}/snapshot.jpg{_q(cid, subject='console')}",
     }
 
     async def status(url: str) -> tuple[int, str]:
@@ -275,6 +277,8 @@ def test_unsigned_expired_and_foreign_urls_are_refused(
         assert "unsigned" in body
         code, body = asyncio.run(status(cases["expired"]))
         assert "expired" in body
+        code, body = asyncio.run(status(cases["unknown user"]))
+        assert "user:nobody-here is unknown, disabled or revoked" in body
         watch(ws_url(gateway, cid), 0.5, frames=2)
     assert PASSWORD not in caplog.text and USER + ":" not in caplog.text
 
