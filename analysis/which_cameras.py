@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,7 @@ from sqlalchemy import Engine
 
 from gis.lookup import LEVEL_NAMES, PreparedVisible
 from store import coverage as store_cov
+from store.scope import Scope
 
 MAX_BATCH_POINTS = 100_000
 """The most points one batch may hold (HTTP and CLI)."""
@@ -65,21 +67,36 @@ class VisibleIndex:
         names = np.array([None if pd.isna(v) else str(v) for v in names], dtype=object)
         return cls(run_id, prepared, store_id, names, read_s + time.perf_counter() - t)
 
-    def lookup(self, lon: np.ndarray, lat: np.ndarray) -> pd.DataFrame:
+    def in_scope(self, device_ids: Iterable[str], whole_city: bool) -> np.ndarray:
+        """Per camera code, whether the camera is one of ``device_ids`` (the stored cameras of
+        a scope); what-if cameras (no stored camera) only for the whole city, as in
+        :func:`store.coverage.cameras_seeing`."""
+        allowed = np.isin(self.prepared.camera_ids, np.asarray(list(device_ids), dtype=object))
+        if whole_city:
+            allowed |= np.array([s is None for s in self.store_id], dtype=bool)
+        return np.asarray(allowed, dtype=bool)
+
+    def lookup(
+        self, lon: np.ndarray, lat: np.ndarray, allowed: np.ndarray | None = None
+    ) -> pd.DataFrame:
         """Every (point, camera) where the camera sees the point, best DORI level first,
         then nearest: ``point``, ``device_id``, ``camera_id`` (store id, None for what-if
-        cameras), ``name``, ``dori_level``, ``distance_m`` (geodesic metres)."""
+        cameras), ``name``, ``dori_level``, ``distance_m`` (geodesic metres).
+
+        ``allowed`` (per camera code, from :meth:`in_scope`) keeps only those cameras."""
         lon = np.asarray(lon, dtype=np.float64)
         lat = np.asarray(lat, dtype=np.float64)
         check_points(lon, lat)
         m = self.prepared.match(np.asarray(shapely.points(lon, lat), dtype=object))
+        keep = slice(None) if allowed is None else allowed[m.camera]
+        cam = m.camera[keep]
         return pd.DataFrame({
-            "point": m.point_index.astype(np.int64),
-            "device_id": self.prepared.camera_ids[m.camera],
-            "camera_id": self.store_id[m.camera],
-            "name": self.name[m.camera],
-            "dori_level": LEVEL_NAMES[m.rank],
-            "distance_m": np.round(m.distance_m, 2),
+            "point": m.point_index[keep].astype(np.int64),
+            "device_id": self.prepared.camera_ids[cam],
+            "camera_id": self.store_id[cam],
+            "name": self.name[cam],
+            "dori_level": LEVEL_NAMES[m.rank[keep]],
+            "distance_m": np.round(m.distance_m[keep], 2),
         })  # fmt: skip
 
 
@@ -99,8 +116,14 @@ def check_points(lon: np.ndarray, lat: np.ndarray) -> None:
         )
 
 
+SCOPE_TTL_S = 60.0
+"""How long the cameras of a scope are reused for filtering batches (a camera moved to another
+jurisdiction or given another access level is filtered accordingly after at most this)."""
+
+
 class IndexCache:
-    """The index of the newest run asked for, reloaded when a newer run is finished.
+    """The index of the newest run asked for, reloaded when a newer run is finished, and per
+    (run, scope) which of its cameras the scope may see.
 
     Thread-safe: one loader at a time; callers of a run being loaded wait for it.
     """
@@ -109,6 +132,26 @@ class IndexCache:
         self._engine = engine
         self._lock = threading.Lock()
         self._index: VisibleIndex | None = None
+        self._allowed: dict[tuple[int, Scope], tuple[float, np.ndarray]] = {}
+        self.scope_queries = 0  # how often the cameras of a scope were read (tests)
+
+    def allowed(self, index: VisibleIndex, scope: Scope) -> np.ndarray:
+        """Per camera code of ``index``, whether ``scope`` may see it (read once per
+        :data:`SCOPE_TTL_S` per run and scope)."""
+        key = (index.run_id, scope)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._allowed.get(key)
+            if hit is not None and now - hit[0] < SCOPE_TTL_S:
+                return hit[1]
+            with self._engine.connect() as conn:
+                ids = store_cov.device_ids_in_scope(conn, scope)
+            self.scope_queries += 1
+            mask = index.in_scope(ids, scope.whole_city)
+            if len(self._allowed) >= 256:
+                self._allowed.clear()
+            self._allowed[key] = (now, mask)
+            return mask
 
     def get(self, run_id: int | None = None) -> VisibleIndex:
         """The index of ``run_id`` (default: the newest finished run)."""

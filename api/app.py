@@ -1,5 +1,7 @@
 """The HTTP API app factory: survey uploads and which-cameras lookups (one point or a batch).
 
+Every route but ``GET /health`` needs a token (:mod:`api.auth`) whose role may do the route's
+action (:data:`ROUTE_ACTIONS`), and answers only with what the token's scope may see.
 Errors are RFC 9457 problem+json. Uploads stream to a private temporary directory with a size
 limit, then go through the same importer as the CLI, in a worker thread.
 """
@@ -22,11 +24,20 @@ from analysis.which_cameras import MAX_BATCH_POINTS, IndexCache, WhichCamerasErr
 from api.auth import authorized, require
 from importers.survey.importer import CrsRequiredError, ImportFailed, import_survey
 from settings import Settings
+from store.scope import Principal
 
 ENGINE = web.AppKey("engine", Engine)
 SETTINGS = web.AppKey("settings", Settings)
 WHICH_INDEX = web.AppKey("which_index", IndexCache)
 KINDS = {"cameras", "checkpoints", "alarm-points", "key-areas", "jurisdictions"}
+ROUTE_ACTIONS: dict[tuple[str, str], str] = {
+    ("POST", "/imports/{kind}"): "import",
+    ("GET", "/coverage/which-cameras"): "coverage",
+    ("POST", "/coverage/which-cameras"): "coverage",
+}
+"""(method, route) -> the action (``store.access.PERMISSIONS``) its token must be allowed."""
+PUBLIC_ROUTES = {("GET", "/health")}
+"""Routes anyone may call: they return no data."""
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -101,7 +112,7 @@ async def upload_survey(request: web.Request) -> web.Response:
         return problem(
             404, "Not Found", f"unknown kind {kind!r}; one of {', '.join(sorted(KINDS))}"
         )
-    principal = await require(request, engine, "import")
+    principal = await require(request, engine, ROUTE_ACTIONS["POST", "/imports/{kind}"])
     q = request.query
     mode = q.get("mode", "upsert")
     tmp = Path(tempfile.mkdtemp(prefix="sightline-upload-"))
@@ -116,6 +127,7 @@ async def upload_survey(request: web.Request) -> web.Response:
                 dry_run=q.get("dry_run", "").lower() in _TRUE,
                 fix_geometry=q.get("fix_geometry", "").lower() in _TRUE,
                 layer=q.get("layer"), sheet=q.get("sheet"), user=principal.user_name,
+                principal=principal,  # rows outside its jurisdiction are refused; audited
             )  # fmt: skip
         except ImportFailed as exc:
             data = exc.report.as_dict()
@@ -129,32 +141,37 @@ async def upload_survey(request: web.Request) -> web.Response:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _which(conn: Connection, lon: float, lat: float, run: int | None) -> dict[str, Any]:
+def _which(
+    conn: Connection, principal: Principal, lon: float, lat: float, run: int | None
+) -> dict[str, Any]:
     from store.coverage import cameras_seeing, latest_run
-    from store.scope import EVERYTHING  # TODO(issue 8): the principal's scope
 
     run_id = run or latest_run(conn)
     if run_id is None:
         raise web.HTTPConflict(text="no coverage run yet: run `sightline coverage run`")
-    return {"run_id": run_id, "cameras": cameras_seeing(conn, run_id, lon, lat, EVERYTHING)}
+    cameras = cameras_seeing(conn, run_id, lon, lat, principal.scope)
+    return {"run_id": run_id, "cameras": cameras}
 
 
 async def which_cameras(request: web.Request) -> web.Response:
-    """GET /coverage/which-cameras?lon=&lat=[&run=]: cameras that see the point, best first."""
+    """GET /coverage/which-cameras?lon=&lat=[&run=]: cameras of the token's scope that see
+    the point, best first."""
     engine = request.app[ENGINE]
+    action = ROUTE_ACTIONS["GET", "/coverage/which-cameras"]
     try:
         lon, lat = float(request.query["lon"]), float(request.query["lat"])
         run = int(request.query["run"]) if "run" in request.query else None
     except (KeyError, ValueError):
-        await require(request, engine, "view")  # 401/403 before a 400 for strangers
+        await require(request, engine, action)  # 401/403 before a 400 for strangers
         return problem(400, "Bad query", "give lon and lat in degrees (WGS-84), e.g. "
                        "?lon=7.4246&lat=43.7384", invalid_params=["lon", "lat"])  # fmt: skip
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        await require(request, engine, "view")
+        await require(request, engine, action)
         return problem(400, "Bad query", "lon must be in [-180, 180] and lat in [-90, 90]",
                        invalid_params=["lon", "lat"])  # fmt: skip
-    body = await authorized(request, engine, "view",
-                            lambda conn, _principal: _which(conn, lon, lat, run))  # fmt: skip
+    body = await authorized(
+        request, engine, action, lambda conn, principal: _which(conn, principal, lon, lat, run)
+    )
     return web.json_response(body)
 
 
@@ -182,21 +199,27 @@ def _batch_points(data: Any) -> tuple[np.ndarray, np.ndarray, int | None]:
 
 async def which_cameras_batch(request: web.Request) -> web.Response:
     """POST /coverage/which-cameras {"points": [[lon, lat], ...], "run": id?}: every camera
-    that sees each point, as a flat list ordered by point, best DORI level, distance."""
+    of the token's scope that sees each point, as a flat list ordered by point, best DORI
+    level, distance."""
     engine = request.app[ENGINE]
-    await require(request, engine, "view")
+    principal = await require(request, engine, ROUTE_ACTIONS["POST", "/coverage/which-cameras"])
     try:
         data = await request.json()
     except ValueError:
         return problem(400, "Bad body", "the body is not JSON", invalid_params=["points"])
+    cache = request.app[WHICH_INDEX]
+
+    def find(lon: np.ndarray, lat: np.ndarray, run: int | None) -> tuple[int, Any]:
+        index = cache.get(run)
+        return index.run_id, index.lookup(lon, lat, cache.allowed(index, principal.scope))
+
     try:
         lon, lat, run = _batch_points(data)
-        index = await asyncio.to_thread(request.app[WHICH_INDEX].get, run)
-        found = await asyncio.to_thread(index.lookup, lon, lat)
+        run_id, found = await asyncio.to_thread(find, lon, lat, run)
     except WhichCamerasError as exc:
         return problem(400 if "no coverage run" not in str(exc) else 409, "Bad batch",
                        str(exc), invalid_params=["points"])  # fmt: skip
-    body = {"run_id": index.run_id, "points": len(lon),
+    body = {"run_id": run_id, "points": len(lon),
             "points_seen": int(found["point"].nunique()),
             "matches": found.to_dict(orient="records")}  # fmt: skip
     return web.json_response(body, dumps=lambda o: json.dumps(o, default=str))
@@ -212,7 +235,7 @@ def create_app(settings: Settings, engine: Engine) -> web.Application:
     app[ENGINE] = engine
     app[SETTINGS] = settings
     app[WHICH_INDEX] = IndexCache(engine)
-    app.router.add_get("/health", health)
+    app.router.add_get("/health", health)  # public: says the process answers, no data
     app.router.add_post("/imports/{kind}", upload_survey)
     app.router.add_get("/coverage/which-cameras", which_cameras)
     app.router.add_post("/coverage/which-cameras", which_cameras_batch)

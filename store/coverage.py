@@ -196,6 +196,15 @@ def visible_of_run(conn: Connection, run_id: int) -> tuple[gpd.GeoDataFrame, gpd
     return visible, cameras
 
 
+def device_ids_in_scope(conn: Connection, scope: Scope) -> list[str]:
+    """Device ids of the stored cameras in ``scope`` (jurisdiction and clearance), for
+    filtering lookups made outside the database (the in-memory which-cameras index)."""
+    where = scope.devices("c", camera=True)
+    return list(conn.execute(
+        text(f"SELECT device_id FROM cameras c WHERE {where}"), scope.params()  # noqa: S608
+    ).scalars())  # fmt: skip
+
+
 def run_exists(conn: Connection, run_id: int) -> bool:
     """Whether a finished run with this id exists."""
     return bool(conn.execute(

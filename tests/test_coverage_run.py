@@ -18,6 +18,7 @@ from analysis.coverage_run import run_coverage
 from gis import fov
 from gis.occlusion import place_facade_cameras
 from store.coverage import read_inputs
+from store.scope import EVERYTHING, Scope
 from tests.test_cli import run
 
 GEOD = Geod(ellps="WGS84")
@@ -278,18 +279,21 @@ def test_which_cameras_over_http(city: Engine, first_run: int) -> None:
     from api.app import create_app
     from settings import Settings
     from store.coverage import cameras_seeing
-    from store.scope import EVERYTHING
+    from store.scope import Scope
     from store.tokens import create_token
 
     with city.begin() as conn:
-        token = create_token(conn, "which-viewer", user_name="v", role="viewer",
+        token = create_token(conn, "which-investigator", user_name="v", role="investigator",
                              jurisdiction_code=None)  # fmt: skip
+        viewer = create_token(conn, "which-viewer", user_name="v", role="viewer",
+                              jurisdiction_code=None)  # fmt: skip
         lon, lat = conn.execute(
             text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM "
                  "coverage_visible WHERE run_id=:r AND area_m2 > 50 ORDER BY id LIMIT 1) s"),
             {"r": first_run},
         ).one()  # fmt: skip
-        expected = cameras_seeing(conn, first_run, lon, lat, EVERYTHING)
+        # the token: whole city, clearance 0 (social-resource cameras above it are not listed)
+        expected = cameras_seeing(conn, first_run, lon, lat, Scope(None, clearance=0))
 
     async def go() -> list[tuple[int, dict[str, object]]]:
         async with TestServer(create_app(Settings(), city), host="127.0.0.1") as server:
@@ -299,16 +303,18 @@ def test_which_cameras_over_http(city: Engine, first_run: int) -> None:
                     (f"lon={lon}&lat={lat}&run={first_run}", {"Authorization": f"Bearer {token}"}),
                     (f"lon={lon}&lat={lat}", {}),
                     ("lon=abc&lat=1", {"Authorization": f"Bearer {token}"}),
+                    (f"lon={lon}&lat={lat}", {"Authorization": f"Bearer {viewer}"}),
                 ):
                     url = server.make_url(f"/coverage/which-cameras?{query}")
                     async with s.get(url, headers=hdr) as resp:
                         out.append((resp.status, await resp.json(content_type=None)))
                 return out
 
-    (ok, body), (unauth, _), (bad, problem) = asyncio.run(go())
+    (ok, body), (unauth, _), (bad, problem), (refused, why) = asyncio.run(go())
     assert ok == 200 and body["cameras"] == expected and expected
     assert unauth == 401
     assert bad == 400 and "lon" in problem["detail"]
+    assert refused == 403 and "may not coverage" in why["detail"]  # viewers see the map only
 
 
 def test_road_report_lists_the_longest_unseen_stretches(city: Engine, first_run: int) -> None:
@@ -344,12 +350,13 @@ def _batch_points(city: Engine, run_id: int, n_seen: int = 60, n_random: int = 6
     return np.vstack([np.asarray(seen, dtype=float), rand])
 
 
-def _per_point_from_postgis(city: Engine, run_id: int, pts: np.ndarray) -> dict[int, list]:
+def _per_point_from_postgis(
+    city: Engine, run_id: int, pts: np.ndarray, scope: Scope = EVERYTHING
+) -> dict[int, list]:
     from store.coverage import cameras_seeing
-    from store.scope import EVERYTHING
 
     with city.connect() as conn:
-        return {i: cameras_seeing(conn, run_id, float(x), float(y), EVERYTHING) for i, (x, y) in
+        return {i: cameras_seeing(conn, run_id, float(x), float(y), scope) for i, (x, y) in
                 enumerate(pts)}  # fmt: skip
 
 
@@ -380,11 +387,14 @@ def test_which_cameras_batch_over_http_agrees_with_postgis(city: Engine, first_r
     from store.tokens import create_token
 
     pts = _batch_points(city, first_run)
-    expected = _per_point_from_postgis(city, first_run, pts)
+    # the token's scope: whole city, clearance 0
+    expected = _per_point_from_postgis(city, first_run, pts, Scope(None, clearance=0))
     assert 20 < sum(1 for v in expected.values() if v) < len(pts)  # seen and unseen points
     with city.begin() as conn:
-        token = create_token(conn, "batch-viewer", user_name="v", role="viewer",
+        token = create_token(conn, "batch-planner", user_name="v", role="planner",
                              jurisdiction_code=None)  # fmt: skip
+        viewer = create_token(conn, "batch-viewer", user_name="v", role="viewer",
+                              jurisdiction_code=None)  # fmt: skip
     auth = {"Authorization": f"Bearer {token}"}
 
     async def go() -> list[tuple[int, dict]]:
@@ -399,6 +409,7 @@ def test_which_cameras_batch_over_http_agrees_with_postgis(city: Engine, first_r
                     ({"points": [[7.42, 95.0]]}, auth),
                     ({"pts": []}, auth),
                     ({"points": [[7.42, 43.73]] * 100_001}, auth),
+                    ({"points": pts.tolist()}, {"Authorization": f"Bearer {viewer}"}),
                 ):
                     raw = io.BytesIO(json.dumps(body).encode())  # big bodies as a stream
                     hdr = {**hdr, "Content-Type": "application/json"}
@@ -406,7 +417,8 @@ def test_which_cameras_batch_over_http_agrees_with_postgis(city: Engine, first_r
                         out.append((resp.status, await resp.json(content_type=None)))
                 return out
 
-    (ok, body), (unauth, _), (bad1, p1), (bad2, p2), (bad3, p3), (big, p4) = asyncio.run(go())
+    (ok, body), (unauth, _), (bad1, p1), (bad2, p2), (bad3, p3), (big, p4), (refused, _) = (
+        asyncio.run(go()))  # fmt: skip
     assert ok == 200 and body["run_id"] == first_run and body["points"] == len(pts)
     _assert_matches_postgis(body["matches"], expected)
     assert unauth == 401
@@ -414,6 +426,7 @@ def test_which_cameras_batch_over_http_agrees_with_postgis(city: Engine, first_r
     assert bad2 == 400 and "point 0" in p2["detail"] and "95" in p2["detail"]
     assert bad3 == 400 and '"points"' in p3["detail"]
     assert big == 400 and "100,000" in p4["detail"]
+    assert refused == 403
 
 
 def test_which_cameras_cli_file(city: Engine, first_run: int, tmp_path: Path) -> None:
