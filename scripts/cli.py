@@ -256,15 +256,20 @@ def _crs_convert(args: argparse.Namespace, settings: Settings) -> int:
 def _token_create(args: argparse.Namespace, settings: Settings) -> int:
     import getpass
 
-    from store import migrate
+    from store import audit, migrate
     from store.engine import make_engine
+    from store.scope import cli_principal
     from store.tokens import create_token
 
     engine = make_engine(settings)
     migrate.upgrade(engine)
     with engine.begin() as conn:
         token = create_token(conn, args.name, user_name=args.user or getpass.getuser(),
-                             role=args.role, jurisdiction_code=args.jurisdiction)  # fmt: skip
+                             role=args.role, jurisdiction_code=args.jurisdiction,
+                             clearance=args.clearance)  # fmt: skip
+        audit.record(conn, cli_principal(), "token.create", args.name,
+                     details={"role": args.role, "jurisdiction": args.jurisdiction,
+                              "clearance": args.clearance, "user": args.user})  # fmt: skip
     note = "(shown once: store it now; send it as 'Authorization: Bearer <token>')"
     _emit(args, {"name": args.name, "role": args.role, "token": token}, f"{token}\n{note}")
     return 0
@@ -286,11 +291,15 @@ def _token_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _token_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from store import audit
     from store.engine import make_engine
+    from store.scope import cli_principal
     from store.tokens import revoke_token
 
     with make_engine(settings).begin() as conn:
         done = revoke_token(conn, args.name)
+        if done:
+            audit.record(conn, cli_principal(), "token.revoke", args.name)
     if not done:
         raise ValueError(f"no active token named {args.name!r}")
     _emit(args, {"revoked": args.name}, f"revoked {args.name}")
@@ -412,13 +421,13 @@ def _camera_probe(args: argparse.Namespace, settings: Settings) -> int:
 def _camera_faults(args: argparse.Namespace, settings: Settings) -> int:
     from store.engine import make_engine
     from store.health import faults
-    from store.scope import EVERYTHING
+    from store.scope import EVERYTHING, cli_principal
 
     if args.url:
         from store import access
 
-        q = access.sign(access.signing_key(settings), access.FAULTS_RESOURCE, "cli",
-                        settings.stream_url_ttl_s)  # fmt: skip
+        q = access.sign(access.signing_key(settings), access.FAULTS_RESOURCE,
+                        cli_principal().subject, settings.stream_url_ttl_s)  # fmt: skip
         base = settings.gateway_url or f"http://{settings.host}:{settings.gateway_port}"
         url = f"{base.rstrip('/')}/health/faults?" + "&".join(f"{k}={v}" for k, v in q.items())
         _emit(args, {"url": url}, url)
@@ -435,10 +444,18 @@ def _camera_faults(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _camera_url(args: argparse.Namespace, settings: Settings) -> int:
-    from store import access
+    from urllib.parse import quote
 
-    q = access.sign(access.signing_key(settings), args.device_id, args.subject,
+    from store import access
+    from store.scope import cli_principal
+
+    subject = args.subject or cli_principal().subject
+    if subject.partition(":")[0] not in ("user", "token", "cli") or not subject.partition(":")[2]:
+        raise ValueError("--subject is user:<name> or token:<name> (the gateway checks that "
+                         "this user or token may view the camera)")  # fmt: skip
+    q = access.sign(access.signing_key(settings), args.device_id, subject,
                     args.ttl or settings.stream_url_ttl_s)  # fmt: skip
+    q = {k: quote(v, safe=":") for k, v in q.items()}
     query = "?" + "&".join(f"{k}={v}" for k, v in q.items())
     base = (settings.gateway_url or f"http://{settings.host}:{settings.gateway_port}").rstrip("/")
     urls = {
@@ -773,7 +790,6 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from app import create_app
     from store import migrate
     from store.engine import make_engine
-    from store.queries import map_frames
 
     host = args.host or settings.host
     port = args.port or settings.port
@@ -782,7 +798,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         _check_listen(host, settings.api_port)
     engine = make_engine(settings)
     migrate.upgrade(engine)
-    app = create_app(settings, map_frames(engine), engine)
+    app = create_app(settings, engine)
     print(f"Sightline console: http://{host}:{port}/", flush=True)
     if args.no_api:
         if not args.no_gateway:
@@ -959,6 +975,8 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--role", required=True, help="admin, planner, commander, investigator, viewer")
     tc.add_argument("--user", help="the person or system it speaks for (default: you)")
     tc.add_argument("--jurisdiction", help="jurisdiction code it is limited to")
+    tc.add_argument("--clearance", type=int, default=0,
+                    help="highest camera access level it may see (default 0)")  # fmt: skip
     cmd(toks, "list", _token_list, "list tokens (never their secret)")
     tr = cmd(toks, "revoke", _token_revoke, "revoke a token")
     tr.add_argument("name")
@@ -979,11 +997,16 @@ def build_parser() -> argparse.ArgumentParser:
                     help="print a signed URL of the gateway's /health/faults instead")  # fmt: skip
     cu = cmd(cams, "url", _camera_url, "signed stream URLs of one camera (ws, hls, snapshot)")
     cu.add_argument("device_id", help="GB/T 28181 device id")
-    cu.add_argument("--subject", default="cli", help="who the URL is for (default cli)")
+    cu.add_argument("--subject", help="who the URL is for: user:<name> or token:<name> "
+                    "(default: you, the operator, cli:<os user>)")
     cu.add_argument("--ttl", type=int, help="seconds (default: setting stream_url_ttl_s)")
     dc = cmd(ds, "cameras", _demo_cameras, "run fake RTSP cameras for the demo cameras",
              json_flag=False)  # fmt: skip
     dc.add_argument("--exec", action="store_true", help=argparse.SUPPRESS)
+
+    from scripts import cli_users
+
+    cli_users.register(sub, cmd, ds)
 
     pl = sub.add_parser("placement", help="camera placement", description="Camera placement.")
     pls = pl.add_subparsers(dest="placement_command", required=True, metavar="ACTION")
