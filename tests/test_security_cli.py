@@ -61,8 +61,8 @@ def test_init_admin_creates_one_admin_once_with_the_setting_or_a_printed_passwor
     db: tuple[str, Engine],
 ) -> None:
     url, engine = db
-    first = run("user", "init-admin", "--json", env={"DATABASE_URL": url,
-                                                    "SIGHTLINE_ADMIN_PASSWORD": "from-the-env-1"})  # fmt: skip
+    env = {"DATABASE_URL": url, "SIGHTLINE_ADMIN_PASSWORD": "from-the-env-1"}
+    first = run("user", "init-admin", "--json", env=env)
     assert first.returncode == 0, first.stderr
     data = json.loads(first.stdout)
     assert data["created"] and data["password"] is None and "from-the-env" not in first.stdout
@@ -102,7 +102,8 @@ def test_demo_users_are_two_district_commanders(city: Engine) -> None:
     with city.connect() as conn:
         rows = conn.execute(text(
             "SELECT u.name, u.role, j.code, j.level FROM users u JOIN jurisdictions j "
-            "ON j.id = u.jurisdiction_id WHERE u.name LIKE 'demo-%' ORDER BY u.name")).all()  # fmt: skip
+            "ON j.id = u.jurisdiction_id WHERE u.name LIKE 'demo-%' ORDER BY u.name"
+        )).all()  # fmt: skip
     assert {(r.role, r.level) for r in rows} == {("commander", "district")}
     assert len({r.code for r in rows}) == 2
     again = json.loads(run("demo", "users", "--json", env=env).stdout)["users"]
