@@ -225,9 +225,19 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
     with engine.connect() as conn:
         frame = export_rows(conn, kind)
     n = export_frame(frame, args.output, crs=args.crs, fmt=args.format, layer=kind)
+    _audit_export(engine, kind, args.output, n)
     _emit(args, {"kind": kind, "rows": n, "file": str(args.output), "crs": args.crs},
           f"exported {n} {kind} to {args.output} ({args.crs})")  # fmt: skip
     return 0
+
+
+def _audit_export(engine: Any, what: str, path: Path, rows: int) -> None:
+    """One ``export`` audit entry for a file the operator wrote."""
+    from store import audit
+    from store.scope import cli_principal
+
+    audit.record_now(engine, cli_principal(), "export", str(path),
+                     details={"what": what, "rows": int(rows)})  # fmt: skip
 
 
 def _crs_convert(args: argparse.Namespace, settings: Settings) -> int:
@@ -596,8 +606,10 @@ def _coverage_report(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.csv:
         table.to_csv(args.csv, index=False, encoding="utf-8-sig")
+        _audit_export(engine, f"assessment run {run_id}", args.csv, len(table))
     if args.xlsx:
         table.to_excel(args.xlsx, index=False, sheet_name=f"run {run_id}")
+        _audit_export(engine, f"assessment run {run_id}", args.xlsx, len(table))
     if args.json:
         rows = table.to_dict(orient="records")
         print(json.dumps({"run_id": run_id, "scope": args.scope, "rows": rows}, ensure_ascii=False))
@@ -650,6 +662,7 @@ def _coverage_which_file(args: argparse.Namespace, engine: Any) -> int:
     lookup_s = time.perf_counter() - t
     if args.out:
         found.to_csv(args.out, index=False, encoding="utf-8")
+        _audit_export(engine, f"which-cameras run {index.run_id}", args.out, len(found))
     seen = int(found["point"].nunique())
     summary = {"run_id": index.run_id, "points": len(lon), "points_seen": seen,
                "load_s": round(index.load_s, 3), "lookup_s": round(lookup_s, 3)}  # fmt: skip

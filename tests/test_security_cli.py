@@ -115,3 +115,20 @@ def test_demo_users_are_two_district_commanders(city: Engine) -> None:
     with city.begin() as conn:
         for u in reset:
             assert authenticate(conn, u["name"], u["password"]).scope.root_code == u["jurisdiction"]
+
+
+def test_an_export_is_one_audit_entry(city: Engine, tmp_path: object) -> None:
+    from pathlib import Path
+
+    out_file = Path(str(tmp_path)) / "cams.geojson"
+    env = {"DATABASE_URL": city.url.render_as_string(False)}
+    with city.connect() as conn:
+        before = conn.execute(text("SELECT count(*) FROM audit_log WHERE action='export'")).scalar()
+    out = run("export", "cameras", "-o", str(out_file), env=env)
+    assert out.returncode == 0, out.stderr
+    with city.connect() as conn:
+        rows = conn.execute(text("SELECT target, details FROM audit_log WHERE action='export' "
+                                 "ORDER BY seq")).all()  # fmt: skip
+        cameras = conn.execute(text("SELECT count(*) FROM cameras")).scalar()
+    assert len(rows) == before + 1
+    assert rows[-1].target == str(out_file) and json.loads(rows[-1].details)["rows"] == cameras
