@@ -1,0 +1,537 @@
+"""Every HTTP API route and every gateway route, enumerated from the real apps: who may call it,
+and that a district sees nothing of another district (IDOR). Real PostGIS, real fake cameras.
+
+The classification tables below are this test's own: a route added to an app without a line
+here fails :func:`test_every_route_is_classified`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+from aiohttp import web
+from sqlalchemy import Engine, create_engine, text
+
+from analysis.coverage_run import run_coverage
+from api import app as api_app
+from gateway import app as gw_app
+from settings import Settings
+from store import access, coverage, health
+from store.scope import EVERYTHING
+from store.tokens import create_token, revoke_token
+from store.users import ROLES, create_user, set_disabled
+from tests.fake_cameras import FakeCameras, GatewayThread, gstreamer_available, wait_for
+
+KEY = "security-routes-key"
+CAM_USER, CAM_PASSWORD = "viewer", "s3cret-pw"
+CAM_A, CAM_B = "99010200001320091001", "99010200001320091002"
+CLEARANCE = 10  # above every demo access level: these tests are about jurisdiction and role
+
+# (method, route) -> the action guarding it; None: public (returns no data)
+API_ROUTES: dict[tuple[str, str], str | None] = {
+    ("GET", "/health"): None,
+    ("POST", "/imports/{kind}"): "import",
+    ("GET", "/coverage/which-cameras"): "coverage",
+    ("POST", "/coverage/which-cameras"): "coverage",
+}
+GATEWAY_ROUTES: dict[tuple[str, str], str | None] = {
+    ("GET", "/streams/{camera_id}/ws"): "video",
+    ("GET", "/streams/{camera_id}/snapshot.jpg"): "video",
+    ("GET", "/streams/{camera_id}/hls/index.m3u8"): "video",
+    ("GET", "/streams/{camera_id}/hls/{name}"): "video",
+    ("GET", "/health/faults"): "health",
+    ("GET", "/stats"): "admin",
+    ("GET", "/health"): None,
+}
+STREAM_ROUTES = [r for r, action in GATEWAY_ROUTES.items() if action == "video"]
+
+
+def _routes(app: web.Application) -> set[tuple[str, str]]:
+    """(method, route) of every route; a HEAD route must have its GET twin (same guard)."""
+    routes = {(r.method, r.resource.canonical) for r in app.router.routes() if r.resource}
+    heads = {path for method, path in routes if method == "HEAD"}
+    assert heads <= {path for method, path in routes if method == "GET"}
+    return {(m, p) for m, p in routes if m != "HEAD"}
+
+
+def _name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+# -- the city: two districts, users and tokens of each ------------------------------------
+@dataclass
+class City:
+    engine: Engine
+    run_id: int
+    codes: dict[str, str]  # "city", "a", "b" -> jurisdiction code
+    units: dict[str, frozenset[int]]  # "a", "b" -> the district and its stations
+    users: dict[str, str]  # "<role>:a" etc. -> user name
+    tokens: dict[str, str]  # "<role>:a", "<role>:city" -> plain token
+    token_names: dict[str, str]
+
+    def subject(self, who: str) -> str:
+        return f"user:{self.users[who]}"
+
+    def devices_of(self, district: str) -> set[str]:
+        with self.engine.connect() as conn:
+            return set(conn.execute(
+                text("SELECT device_id FROM cameras WHERE jurisdiction_id = ANY(:j)"),
+                {"j": sorted(self.units[district])},
+            ).scalars())  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def city(city_url: str) -> Iterator[City]:
+    engine = create_engine(city_url)
+    with engine.connect() as conn:
+        run_id = coverage.latest_run(conn)
+        rows = conn.execute(text("SELECT id, code, level, parent_id FROM jurisdictions")).all()
+    if run_id is None:
+        run_id = run_coverage(engine, workers=2).run_id
+    assert run_id is not None
+    districts = sorted((r for r in rows if r.level == "district"), key=lambda r: r.code)
+    codes = {"city": next(r.code for r in rows if r.level == "city"),
+             "a": districts[0].code, "b": districts[1].code}  # fmt: skip
+    # the units of a district straight from the table (independent of store.scope)
+    units = {k: frozenset({d.id} | {r.id for r in rows if r.parent_id == d.id})
+             for k, d in (("a", districts[0]), ("b", districts[1]))}  # fmt: skip
+    users, tokens, names = {}, {}, {}
+    with engine.begin() as conn:
+        for role in ROLES:
+            for unit in ("a", "b", "city"):
+                key = f"{role}:{unit}"
+                users[key] = _name(f"{role}-{unit}")
+                code = None if unit == "city" else codes[unit]
+                create_user(conn, users[key], role, jurisdiction_code=code, clearance=CLEARANCE)
+                names[key] = _name(f"t-{role}-{unit}")
+                tokens[key] = create_token(conn, names[key], user_name=users[key], role=role,
+                                           jurisdiction_code=code, clearance=CLEARANCE)  # fmt: skip
+    yield City(engine, run_id, codes, units, users, tokens, names)
+    engine.dispose()
+
+
+def _point_seen_only_by(city: City, district: str) -> tuple[float, float]:
+    """A point that cameras of ``district`` see and no camera of any other unit does."""
+    mine = city.devices_of(district)
+    with city.engine.connect() as conn:
+        pts = conn.execute(
+            text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(v.geom) p "
+                 "FROM coverage_visible v JOIN cameras c ON c.id = v.camera_id "
+                 "WHERE v.run_id = :r AND v.level = 'detect' AND v.area_m2 > 20 "
+                 "AND c.jurisdiction_id = ANY(:j) ORDER BY v.id LIMIT 300) s"),
+            {"r": city.run_id, "j": sorted(city.units[district])},
+        ).all()  # fmt: skip
+        for x, y in pts:
+            seen = {c["device_id"] for c in
+                    coverage.cameras_seeing(conn, city.run_id, x, y, EVERYTHING)}  # fmt: skip
+            if seen and seen <= mine:
+                return float(x), float(y)
+    raise AssertionError(f"no point seen only by district {district}")
+
+
+# -- the API -------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def api(city: City) -> Iterator[GatewayThread]:
+    srv = GatewayThread(lambda: api_app.create_app(Settings(), city.engine)).start()
+    yield srv
+    srv.stop()
+
+
+Reply = tuple[int, Any]
+
+
+def _call(method: str, url: str, token: str | None = None, *, data: Any = None,
+          json_body: Any = None) -> Reply:  # fmt: skip
+    async def go() -> Reply:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with aiohttp.ClientSession() as s, s.request(
+            method, url, headers=headers, data=data, json=json_body
+        ) as r:
+            body = await r.read()
+            try:
+                return r.status, json.loads(body)
+            except ValueError:
+                return r.status, body
+
+    return asyncio.run(go())
+
+
+def _api_request(api: GatewayThread, route: tuple[str, str], token: str | None,
+                 point: tuple[float, float], samples: Path) -> Reply:  # fmt: skip
+    """A well-formed request to ``route`` (an import is a dry run)."""
+    method, path = route
+    lon, lat = point
+    if path == "/imports/{kind}":
+        form = aiohttp.FormData()
+        form.add_field("file", io.BytesIO((samples / "cameras.xlsx").read_bytes()),
+                       filename="cameras.xlsx")  # fmt: skip
+        return _call(method, f"{api.base}/imports/cameras?crs=wgs84&dry_run=true", token,
+                     data=form)  # fmt: skip
+    if method == "POST":
+        return _call(method, f"{api.base}{path}", token, json_body={"points": [[lon, lat]]})
+    return _call(method, f"{api.base}{path}?lon={lon}&lat={lat}", token)
+
+
+def test_every_route_is_classified(api: GatewayThread, gateway: GatewayThread) -> None:
+    assert api.app is not None and gateway.app is not None
+    assert _routes(api.app) == set(API_ROUTES)
+    assert _routes(gateway.app) == set(GATEWAY_ROUTES)
+    # the app's own table says the same as this test's
+    assert api_app.ROUTE_ACTIONS == {r: a for r, a in API_ROUTES.items() if a is not None}
+    assert api_app.PUBLIC_ROUTES == {r for r, a in API_ROUTES.items() if a is None}
+
+
+def test_api_routes_refuse_strangers_and_roles_without_the_action(
+    api: GatewayThread, city: City, samples: Path
+) -> None:
+    point = _point_seen_only_by(city, "a")
+    for route, action in API_ROUTES.items():
+        if action is None:
+            status, body = _api_request(api, route, None, point, samples)
+            assert status == 200 and body == {"status": "ok"}, route
+            continue
+        for token in (None, "slt_not-a-token"):
+            status, body = _api_request(api, route, token, point, samples)
+            assert status == 401, (route, token, body)
+        for role in ROLES:
+            status, body = _api_request(api, route, city.tokens[f"{role}:city"], point, samples)
+            if role in access.PERMISSIONS[action]:
+                assert status == 200, (route, role, body)
+            else:
+                assert status == 403 and f"may not {action}" in body["detail"], (route, role)
+
+
+def test_a_district_token_finds_no_camera_of_another_district(
+    api: GatewayThread, city: City
+) -> None:
+    a_only, b_only = _point_seen_only_by(city, "a"), _point_seen_only_by(city, "b")
+    a_devs, b_devs = city.devices_of("a"), city.devices_of("b")
+    url = f"{api.base}/coverage/which-cameras"
+    tok_a, tok_b, tok_city = (city.tokens[k] for k in ("investigator:a", "investigator:b",
+                                                      "investigator:city"))  # fmt: skip
+    # one point
+    _, got = _call("GET", f"{url}?lon={b_only[0]}&lat={b_only[1]}", tok_a)
+    assert got["cameras"] == []
+    _, got = _call("GET", f"{url}?lon={b_only[0]}&lat={b_only[1]}", tok_b)
+    assert got["cameras"] and {c["device_id"] for c in got["cameras"]} <= b_devs
+    _, got = _call("GET", f"{url}?lon={a_only[0]}&lat={a_only[1]}", tok_a)
+    assert got["cameras"] and {c["device_id"] for c in got["cameras"]} <= a_devs
+    # a batch with both points: a's token gets a's cameras only, the city's both
+    body = {"points": [list(a_only), list(b_only)]}
+    _, got = _call("POST", url, tok_a, json_body=body)
+    assert {m["point"] for m in got["matches"]} == {0} and got["points_seen"] == 1
+    assert {m["device_id"] for m in got["matches"]} <= a_devs
+    _, got = _call("POST", url, tok_b, json_body=body)
+    assert {m["point"] for m in got["matches"]} == {1}
+    assert {m["device_id"] for m in got["matches"]} <= b_devs
+    _, got = _call("POST", url, tok_city, json_body=body)
+    assert {m["point"] for m in got["matches"]} == {0, 1}
+
+
+def test_batch_reads_a_scopes_cameras_once_per_run(api: GatewayThread, city: City) -> None:
+    assert api.app is not None
+    cache = api.app[api_app.WHICH_INDEX]
+    url = f"{api.base}/coverage/which-cameras"
+    body = {"points": [list(_point_seen_only_by(city, "a"))]}
+    with city.engine.connect() as conn:  # a station of district a: a scope no test used yet
+        station = conn.execute(text("SELECT code FROM jurisdictions WHERE parent_id = "
+                                    "(SELECT id FROM jurisdictions WHERE code = :a) ORDER BY code "
+                                    "LIMIT 1"), {"a": city.codes["a"]}).scalar_one()  # fmt: skip
+    with city.engine.begin() as conn:
+        tok, tok2, other = (create_token(conn, _name("t-station"), user_name="u", role="planner",
+                                         jurisdiction_code=station, clearance=c)
+                            for c in (3, 3, 2))  # fmt: skip
+    before = cache.scope_queries
+    first = _call("POST", url, tok, json_body=body)
+    assert first[0] == 200 and cache.scope_queries == before + 1
+    for _ in range(3):
+        assert _call("POST", url, tok, json_body=body) == first
+    assert cache.scope_queries == before + 1  # cached for (run, scope)
+    assert _call("POST", url, tok2, json_body=body) == first  # same scope, another token
+    assert cache.scope_queries == before + 1
+    _call("POST", url, other, json_body=body)
+    assert cache.scope_queries == before + 2  # another clearance: another scope, another read
+
+
+def test_a_district_planner_cannot_import_rows_of_another_district(
+    api: GatewayThread, city: City, samples: Path
+) -> None:
+    point = (0.0, 0.0)
+    route = ("POST", "/imports/{kind}")
+    with city.engine.connect() as conn:
+        before = conn.execute(text("SELECT count(*) FROM cameras")).scalar_one()
+    status, body = _api_request(api, route, city.tokens["planner:city"], point, samples)
+    assert status == 200 and not body["errors"]  # the file itself is clean
+    status, body = _api_request(api, route, city.tokens["planner:a"], point, samples)
+    assert status == 422 and body["errors"], body
+    assert all("jurisdiction" in e["reason"] for e in body["errors"])
+    with city.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM cameras")).scalar_one() == before
+
+
+# -- the gateway ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def cams() -> Iterator[FakeCameras]:
+    if not gstreamer_available():
+        pytest.skip("needs python3-gi + GStreamer")
+    c = FakeCameras(["cam/1", "cam/2"], user=CAM_USER, password=CAM_PASSWORD).start()
+    yield c
+    c.stop()
+
+
+@pytest.fixture(scope="module")
+def gateway(
+    tmp_path_factory: pytest.TempPathFactory, city: City, cams: FakeCameras
+) -> Iterator[GatewayThread]:
+    a_station = min(city.units["a"] - {_district_id(city, "a")})
+    b_station = min(city.units["b"] - {_district_id(city, "b")})
+    with city.engine.begin() as conn:
+        for device_id, mount, unit in ((CAM_A, "cam/1", a_station), (CAM_B, "cam/2", b_station)):
+            conn.execute(
+                text("INSERT INTO cameras (device_id, name, stream_ref, jurisdiction_id, geom) "
+                     "VALUES (:d, :n, :r, :j, ST_SetSRID(ST_MakePoint(7.42, 43.73), 4326))"),
+                {"d": device_id, "n": f"security {device_id}", "r": cams.url(mount), "j": unit},
+            )  # fmt: skip
+    tmp = tmp_path_factory.mktemp("gw-security")
+    creds = tmp / "camera-credentials.json"
+    creds.write_text(json.dumps({f"127.0.0.1:{cams.port}": f"{CAM_USER}:{CAM_PASSWORD}"}))
+    settings = Settings(pg_dir=tmp / "pg", stream_signing_key=KEY, stream_idle_grace_s=1.0,
+                        stream_reconnect_max_s=1.0, camera_credentials_file=creds,
+                        health_timeout_s=3.0)  # type: ignore[arg-type]  # fmt: skip
+    gw = GatewayThread(lambda: gw_app.create_app(settings, city.engine, prober=False)).start()
+    yield gw
+    gw.stop()
+    with city.engine.begin() as conn:  # health rows go with them (ON DELETE CASCADE)
+        conn.execute(text("DELETE FROM cameras WHERE device_id = ANY(:d)"),
+                     {"d": [CAM_A, CAM_B]})  # fmt: skip
+
+
+def _district_id(city: City, district: str) -> int:
+    with city.engine.connect() as conn:
+        return int(conn.execute(text("SELECT id FROM jurisdictions WHERE code = :c"),
+                                {"c": city.codes[district]}).scalar_one())  # fmt: skip
+
+
+def _signed(resource: str, subject: str, ttl_s: float = 60) -> str:
+    return "?" + urlencode(access.sign(KEY.encode(), resource, subject, ttl_s))
+
+
+def _gateway_url(gw: GatewayThread, route: tuple[str, str], subject: str | None,
+                 camera: str = CAM_A, query: str | None = None) -> str:  # fmt: skip
+    """A URL of ``route`` signed for ``subject`` (None: unsigned)."""
+    path = route[1]
+    resource = {"/health/faults": access.FAULTS_RESOURCE,
+                "/stats": gw_app.STATS_RESOURCE}.get(path, camera)  # fmt: skip
+    path = path.replace("{camera_id}", camera).replace("{name}", "0.m4s")
+    if query is None:
+        query = "" if subject is None else _signed(resource, subject)
+    return f"{gw.base}{path}{query}"
+
+
+def _get(url: str) -> Reply:
+    return _call("GET", url)
+
+
+async def _ws_first_init(url: str) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as s, s.ws_connect(url) as ws:
+        while True:
+            msg = await ws.receive(timeout=10)
+            if msg.type == aiohttp.WSMsgType.TEXT and json.loads(msg.data)["type"] == "init":
+                return dict(json.loads(msg.data))
+
+
+def _ws_url(gw: GatewayThread, subject: str, camera: str = CAM_A,
+            query: str | None = None) -> str:  # fmt: skip
+    return _gateway_url(gw, STREAM_ROUTES[0], subject, camera, query).replace("http", "ws", 1)
+
+
+def _opens(city: City, subject: str, camera: str) -> list[tuple[str, str]]:
+    """(outcome, route) of the stream.open entries of ``subject`` for ``camera``."""
+    with city.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT outcome, details FROM audit_log WHERE action = 'stream.open' "
+                 "AND actor = :s AND target = :c ORDER BY seq"),
+            {"s": subject, "c": camera},
+        ).all()  # fmt: skip
+    return [(r.outcome, json.loads(r.details)["route"]) for r in rows]
+
+
+def test_gateway_routes_refuse_unsigned_urls_and_roles_without_the_action(
+    gateway: GatewayThread, city: City
+) -> None:
+    for route, action in GATEWAY_ROUTES.items():
+        if action is None:
+            assert _get(_gateway_url(gateway, route, None)) == (200, {"status": "ok"})
+            continue
+        status, body = _get(_gateway_url(gateway, route, None))
+        assert status == 403 and b"unsigned" in body, route
+        for role in ROLES:
+            subject = city.subject(f"{role}:a")
+            url = _gateway_url(gateway, route, subject)
+            if route == STREAM_ROUTES[0] and role in access.PERMISSIONS[action]:
+                assert _run(_ws_first_init(_ws_url(gateway, subject)))["type"] == "init"
+                continue
+            status, body = _get(url)
+            if role in access.PERMISSIONS[action]:
+                assert status not in (401, 403), (route, role, body)
+            else:
+                assert status == 403, (route, role, status)
+                assert b"may not" in body, (route, role, body)
+
+
+def _run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def test_a_district_user_cannot_open_another_districts_camera_on_any_stream_route(
+    gateway: GatewayThread, city: City
+) -> None:
+    for who, mine, theirs in (("commander:a", CAM_A, CAM_B), ("commander:b", CAM_B, CAM_A)):
+        subject = city.subject(who)
+        q = _signed(theirs, subject)
+        for route in STREAM_ROUTES:
+            status, body = _get(_gateway_url(gateway, route, subject, theirs, q))
+            assert status == 403 and b"may not view camera" in body, (who, route)
+        # one refused grant, four routes: one audit entry, refused
+        assert _opens(city, subject, theirs) == [("denied", "ws")]
+        status, _ = _get(_gateway_url(gateway, STREAM_ROUTES[1], subject, mine))
+        assert status == 200, who  # their own camera opens
+    # a token of district a (as the console signs for API clients) likewise
+    token_subject = f"token:{city.token_names['investigator:a']}"
+    for route in STREAM_ROUTES:
+        status, _ = _get(_gateway_url(gateway, route, token_subject, CAM_B))
+        assert status == 403, route
+    assert _get(_gateway_url(gateway, STREAM_ROUTES[1], token_subject, CAM_A))[0] == 200
+    # the whole city sees both
+    for cam in (CAM_A, CAM_B):
+        assert _get(_gateway_url(gateway, STREAM_ROUTES[1], city.subject("commander:city"),
+                                 cam))[0] == 200  # fmt: skip
+
+
+def test_fault_list_shows_only_the_subjects_district(gateway: GatewayThread, city: City) -> None:
+    import datetime as dt
+
+    with city.engine.begin() as conn:
+        ids = dict(conn.execute(text("SELECT device_id, id FROM cameras WHERE device_id = "
+                                     "ANY(:d)"), {"d": [CAM_A, CAM_B]}).all())  # fmt: skip
+        now = dt.datetime.now(dt.UTC)
+        health.record_probes(conn, [health.ProbeResult(ids[d], "offline", now, "test")
+                                    for d in (CAM_A, CAM_B)])  # fmt: skip
+    route = ("GET", "/health/faults")
+    seen = {}
+    for who in ("commander:a", "commander:b", "planner:city"):
+        status, body = _get(_gateway_url(gateway, route, city.subject(who)))
+        assert status == 200, body
+        seen[who] = {f["device_id"] for f in body["faults"]}
+    assert CAM_A in seen["commander:a"] and CAM_B not in seen["commander:a"]
+    assert seen["commander:a"] <= city.devices_of("a")
+    assert CAM_B in seen["commander:b"] and seen["commander:b"] <= city.devices_of("b")
+    assert {CAM_A, CAM_B} <= seen["planner:city"]
+
+
+def test_every_stream_opening_is_one_audit_entry(gateway: GatewayThread, city: City) -> None:
+    name = _name("watcher")
+    with city.engine.begin() as conn:
+        create_user(conn, name, "investigator", jurisdiction_code=city.codes["a"])
+    subject = f"user:{name}"
+    assert _opens(city, subject, CAM_A) == []
+    # a snapshot grant used twice: one opening
+    q = _signed(CAM_A, subject)
+    for _ in range(2):
+        assert _get(_gateway_url(gateway, STREAM_ROUTES[1], subject, CAM_A, q))[0] == 200
+    assert _opens(city, subject, CAM_A) == [("ok", "snapshot")]
+    # HLS: the playlist, its init segment and media segments of one grant are one opening
+    # (grants signed in the same second with the same TTL are the same grant: vary the TTL)
+    q = _signed(CAM_A, subject, ttl_s=61)
+    status, playlist = _get(_gateway_url(gateway, STREAM_ROUTES[2], subject, CAM_A, q))
+    assert status == 200
+    files = [ln for ln in playlist.decode().splitlines() if ln and not ln.startswith("#")]
+    init = playlist.decode().split('URI="', 1)[1].split('"', 1)[0]
+    for file in [init, *files[:2]]:
+        status, _ = _get(f"{gateway.base}/streams/{CAM_A}/hls/{file}")
+        assert status == 200, file
+    assert _opens(city, subject, CAM_A) == [("ok", "snapshot"), ("ok", "hls")]
+    # a WebSocket: one entry, a reconnect with the same URL none more, a new grant one more
+    q = _signed(CAM_A, subject, ttl_s=62)
+    for _ in range(2):
+        assert _run(_ws_first_init(_ws_url(gateway, subject, CAM_A, q)))["type"] == "init"
+    _run(_ws_first_init(_ws_url(gateway, subject, CAM_A, _signed(CAM_A, subject, ttl_s=63))))
+    assert _opens(city, subject, CAM_A) == [("ok", "snapshot"), ("ok", "hls"), ("ok", "ws"),
+                                            ("ok", "ws")]  # fmt: skip
+
+
+def test_a_disabled_user_or_revoked_token_loses_its_streams_within_the_ttl(
+    gateway: GatewayThread, city: City
+) -> None:
+    assert gateway.app is not None
+    hub = gateway.app[gw_app.HUB]
+    ttl = 1.0
+    gateway.call(lambda: setattr(hub, "access_ttl_s", ttl))
+    name = _name("leaver")
+    token_name = _name("t-leaver")
+    with city.engine.begin() as conn:
+        create_user(conn, name, "commander", jurisdiction_code=city.codes["a"])
+        create_token(conn, token_name, user_name=city.users["admin:a"], role="commander",
+                     jurisdiction_code=city.codes["a"])  # fmt: skip
+    user, token = f"user:{name}", f"token:{token_name}"
+    closed: dict[str, Any] = {}
+
+    async def watch() -> None:
+        async with aiohttp.ClientSession() as s, s.ws_connect(_ws_url(gateway, user)) as ws:
+            async for msg in ws:
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    m = json.loads(msg.data)
+                    if m["type"] == "status" and m["state"] == "stopped":
+                        closed["status"] = m
+                elif msg.type == aiohttp.WSMsgType.BINARY:
+                    closed.setdefault("frames", 0)
+                    closed["frames"] += 1
+            closed["code"] = ws.close_code
+            closed["at"] = time.monotonic()
+
+    async def scenario() -> None:
+        task = asyncio.create_task(watch())
+        assert await asyncio.to_thread(wait_for, lambda: closed.get("frames", 0) > 5, 5.0)
+        with city.engine.begin() as conn:
+            set_disabled(conn, name, True)
+            assert revoke_token(conn, token_name)
+        closed["disabled"] = time.monotonic()
+        await asyncio.wait_for(task, 2 * ttl + 3.0)
+
+    try:
+        assert _get(_gateway_url(gateway, STREAM_ROUTES[1], token))[0] == 200
+        _run(scenario())
+        took = closed["at"] - closed["disabled"]
+        assert closed["code"] == 4403 and closed["status"]["reason"] == "access"
+        assert took < 2 * ttl + 1.0, took
+        # new requests, old grants and new ones alike, are refused after the TTL
+        time.sleep(ttl)
+        for subject in (user, token):
+            status, body = _get(_gateway_url(gateway, STREAM_ROUTES[1], subject))
+            assert status == 403 and b"disabled or revoked" in body, subject
+    finally:
+        gateway.call(lambda: setattr(hub, "access_ttl_s", gw_app.ACCESS_TTL_S))
+
+
+def test_stats_need_an_admin_and_cli_subjects_are_the_operator(
+    gateway: GatewayThread, city: City
+) -> None:
+    route = ("GET", "/stats")
+    assert _get(_gateway_url(gateway, route, city.subject("admin:a")))[0] == 200
+    assert _get(_gateway_url(gateway, route, "cli:root"))[0] == 200
+    assert _get(_gateway_url(gateway, route, city.subject("commander:city")))[0] == 403
+    # the operator's CLI signs cli:<os user>: the whole city, audited under that name
+    assert _get(_gateway_url(gateway, STREAM_ROUTES[1], "cli:ops", CAM_B))[0] == 200
+    assert _opens(city, "cli:ops", CAM_B) == [("ok", "snapshot")]
+    assert _get(_gateway_url(gateway, STREAM_ROUTES[1], "cli:", CAM_B))[0] == 403
