@@ -5,8 +5,8 @@ that has a coverage run):
 
     .venv/bin/python benchmarks/which_http.py DATABASE_URL [--requests 500] [--batch 100000]
 
-Starts ``sightline api`` as a subprocess on a free port, creates a viewer token, then
-measures (medians and p95, same run):
+Starts ``sightline api`` as a subprocess on a free port, creates a whole-city investigator
+token (which-cameras needs action ``coverage``), then measures (medians and p95, same run):
 - GET /coverage/which-cameras?lon=&lat= one point per request, sequential, keep-alive;
 - the same query called directly (SQLAlchemy) and a bare GiST ST_Covers lookup (baseline);
 - POST /coverage/which-cameras with a batch of points: the first call (loads the run's
@@ -109,7 +109,8 @@ def measure(url: str, n_requests: int = 500, n_batch: int = 100_000,
             run_id = latest_run(conn)
             assert run_id is not None, "no coverage run in this store"
             token = create_token(conn, f"bench-{time.time_ns()}", user_name="bench",
-                                 role="viewer", jurisdiction_code=None)  # fmt: skip
+                                 role="investigator", jurisdiction_code=None,
+                                 clearance=1000)  # fmt: skip  # whole city, every camera
         pts = sample_points(engine, run_id, n_requests)
         batch = sample_points(engine, run_id, n_batch, seed=2)
         env = {**os.environ, "DATABASE_URL": url, "SIGHTLINE_LOG_LEVEL": "WARNING"}
