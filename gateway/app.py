@@ -21,7 +21,9 @@ Who a signed URL speaks for: ``user:<name>`` and ``token:<name>`` are looked up 
 included); ``cli:<os user>`` is the operator at the server's shell, who signs with the server's
 own key and is treated as the whole city (whoever holds the key can sign any subject anyway).
 Every opening of a stream is one ``stream.open`` audit entry: one per signed grant, whichever of
-WebSocket, HLS (playlist and segments) or snapshot it is used for.
+WebSocket, HLS (playlist and segments) or snapshot it is used for (a refused grant: one entry,
+outcome ``denied``). It is written in a worker thread, in a transaction of its own, before the
+first byte of video; when it cannot be written the stream stays shut (503).
 """
 
 from __future__ import annotations
