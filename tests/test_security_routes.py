@@ -535,3 +535,45 @@ def test_stats_need_an_admin_and_cli_subjects_are_the_operator(
     assert _get(_gateway_url(gateway, STREAM_ROUTES[1], "cli:ops", CAM_B))[0] == 200
     assert _opens(city, "cli:ops", CAM_B) == [("ok", "snapshot")]
     assert _get(_gateway_url(gateway, STREAM_ROUTES[1], "cli:", CAM_B))[0] == 403
+
+
+def test_a_social_camera_above_the_clearance_is_refused(gateway: GatewayThread, city: City) -> None:
+    low, high = _name("low"), _name("high")
+    with city.engine.begin() as conn:
+        create_user(conn, low, "commander", jurisdiction_code=city.codes["a"], clearance=0)
+        create_user(conn, high, "commander", jurisdiction_code=city.codes["a"], clearance=3)
+        conn.execute(text("UPDATE cameras SET access_level = 3 WHERE device_id = :d"),
+                     {"d": CAM_A})  # fmt: skip
+    try:
+        status, body = _get(_gateway_url(gateway, STREAM_ROUTES[1], f"user:{low}"))
+        assert status == 403 and b"clearance 0" in body
+        assert _get(_gateway_url(gateway, STREAM_ROUTES[1], f"user:{high}"))[0] == 200
+    finally:
+        with city.engine.begin() as conn:
+            conn.execute(text("UPDATE cameras SET access_level = 0 WHERE device_id = :d"),
+                         {"d": CAM_A})  # fmt: skip
+
+
+def test_no_stream_opens_when_its_audit_entry_cannot_be_written(
+    gateway: GatewayThread, city: City
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    assert gateway.app is not None
+    hub = gateway.app[gw_app.HUB]
+    subject = city.subject("admin:a")
+
+    def broken(*args: object) -> None:
+        raise OperationalError("INSERT INTO audit_log", {}, Exception("disk full"))
+
+    gateway.call(lambda: setattr(hub, "_record_open", broken))
+    try:
+        q = _signed(CAM_A, subject, ttl_s=64)
+        for route in STREAM_ROUTES[1:3]:
+            status, body = _get(_gateway_url(gateway, route, subject, CAM_A, q))
+            assert status == 503 and b"audit log could not be written" in body, route
+    finally:
+        gateway.call(lambda: delattr(hub, "_record_open"))
+    # the same grant opens once the log can be written again, and is audited then
+    assert _get(_gateway_url(gateway, STREAM_ROUTES[1], subject, CAM_A, q))[0] == 200
+    assert _opens(city, subject, CAM_A)[-1] == ("ok", "snapshot")
