@@ -2,40 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 
 import dash
-from geopandas import GeoDataFrame
 from sqlalchemy import Engine
 
+from pages import audit as audit_page
+from pages import auth
 from pages import map as map_page
 from settings import Settings
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 
 
-def create_app(
-    settings: Settings, frames: Mapping[str, GeoDataFrame], engine: Engine | None = None
-) -> dash.Dash:
-    """Build the console app. Everything (JS, CSS, data) is served by the app itself.
+def create_app(settings: Settings, engine: Engine) -> dash.Dash:
+    """Build the console app. Everything (JS, CSS, data) is served by the app itself, and
+    nothing but the login form and static files without a logged-in session.
 
     Parameters
     ----------
     settings
-        Sightline settings (basemap; host and port are for the caller's ``app.run``).
-    frames
-        Map frames keyed by ``pages.map.FRAME_KEYS`` (EPSG:4326), e.g.
-        ``store.queries.map_frames(engine)``.
+        Sightline settings (basemap, sessions, cookies, stream signing; host and port are for
+        the caller's ``app.run``).
     engine
-        The store, for live camera health (colours, legend, fault list refresh while the page
-        is open), the planner layers of the newest coverage run and the cameras that see a
-        clicked point. None: a static page.
+        The store: users and sessions, the map frames of each user's scope, live camera health,
+        the planner layers of the newest coverage run and the cameras that see a clicked point.
 
     Returns
     -------
     dash.Dash
-        The app; ``app.server`` is its Flask server.
+        The app; ``app.server`` is its Flask server, with ``/login``, ``/logout`` and
+        ``/audit`` (admins) besides the console.
     """
     app = dash.Dash(
         __name__,
@@ -46,9 +43,11 @@ def create_app(
         # Offline: never fall back to a CDN for anything.
         external_scripts=[],
         external_stylesheets=[],
+        # The page differs per user (panels by role): callbacks name components some pages lack.
+        suppress_callback_exceptions=True,
     )
-    cursor = map_page.health_cursor(engine) if engine is not None else None
-    run = map_page.coverage_run(engine) if engine is not None else None
-    app.layout = map_page.layout(settings, frames, health_cursor=cursor, planner_run=run)
+    app.layout = map_page.page_for_user(settings, engine)
     map_page.register(app, settings, engine)
+    auth.install(app, settings, engine)
+    audit_page.install(app.server, engine)
     return app

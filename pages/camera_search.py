@@ -13,6 +13,7 @@ from dash.development.base_component import Component
 from geopandas import GeoDataFrame
 
 from layers import cameras
+from pages import auth
 
 SEARCH_ID = "camera-search"
 KINDS_ID = "camera-kinds"
@@ -34,7 +35,9 @@ def jurisdiction_tree(jur: GeoDataFrame) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {str(i): [i] for i in parent}
     for i in parent:
         seen, p = {i}, parent[i]
-        while p is not None and p not in seen:  # a cycle in bad data must not hang the page
+        # A cycle in bad data must not hang the page; a parent outside the frame (a district
+        # user's page has no city row) ends the walk.
+        while p is not None and p not in seen and p in parent:
             out[str(p)].append(i)
             seen.add(p)
             p = parent.get(p)
@@ -69,8 +72,9 @@ def controls(cams: GeoDataFrame, jur: GeoDataFrame) -> list[Component]:
 
 
 def register(app: Dash) -> None:
-    """Attach the clientside filter callback."""
-    app.clientside_callback(
+    """Attach the clientside filter callback (any user who sees the map)."""
+    auth.clientside_callback(
+        app, "view",
         """function (q, kinds, statuses, jurs, hideout, data, tree) {
             var ids = [];
             (jurs || []).forEach(function (j) { ids = ids.concat(tree[String(j)] || [j]); });

@@ -21,10 +21,9 @@ from dash.exceptions import PreventUpdate
 from sqlalchemy import Engine
 
 from layers import alarm_points
-from pages import video
+from pages import auth, video
 from settings import Settings
 from store import coverage
-from store.scope import EVERYTHING
 
 PANEL_ID = "point-panel"
 LIST_ID = "point-cameras-list"
@@ -53,9 +52,9 @@ def map_children() -> list[Component]:
     return [dl.LayerGroup(id=MARK_ID)]
 
 
-def panels() -> list[Component]:
+def panels(*, with_video: bool = True) -> list[Component]:
     """The side list of the cameras seeing the clicked point, and the video grid (both hidden
-    until used)."""
+    until used; without ``with_video`` no grid and no button to open it)."""
     side = html.Div(
         [
             html.Div(
@@ -65,7 +64,7 @@ def panels() -> list[Component]:
             ),
             html.Ol(id=LIST_ID, className="sl-point-list"),
             html.Button("Open all in a video grid", id=OPEN_ID, className="sl-open-grid",
-                        disabled=True),
+                        disabled=True, hidden=not with_video),
         ],
         id=PANEL_ID, className="sl-point-panel", hidden=True,
     )  # fmt: skip
@@ -80,7 +79,7 @@ def panels() -> list[Component]:
         ],
         id=GRID_ID, className="sl-video-grid", hidden=True,
     )  # fmt: skip
-    return [side, grid, dcc.Store(id=STORE_ID, data=None)]
+    return [side, *([grid] if with_video else []), dcc.Store(id=STORE_ID, data=None)]
 
 
 def _point_of(trigger: object, map_click: Any, alarm_click: Any) -> tuple[float, float, str]:
@@ -115,14 +114,17 @@ def camera_rows(cams: list[Mapping[str, Any]]) -> list[Component]:
     ]  # fmt: skip
 
 
-def grid_tiles(settings: Settings, cams: list[Mapping[str, Any]]) -> tuple[list[Component], str]:
-    """The video grid's tiles (at most ``GRID_MAX``, best first) and its CSS grid columns."""
+def grid_tiles(
+    settings: Settings, cams: list[Mapping[str, Any]], subject: str
+) -> tuple[list[Component], str]:
+    """The video grid's tiles (at most ``GRID_MAX``, best first) for ``subject`` and its CSS grid
+    columns. ``cams`` must hold only cameras the subject may watch."""
     shown = cams[:GRID_MAX]
     tiles = [
         html.Div(
             [html.Div(f"{i + 1}. {c.get('name') or ''} · {c['device_id']} · {c['dori_level']}",
                       className="sl-tile-label"),
-             video.video(settings, str(c["device_id"]), className="sl-tile-video")],
+             video.video(settings, str(c["device_id"]), subject, className="sl-tile-video")],
             className="sl-tile", **{"data-device": str(c["device_id"])},
         )
         for i, c in enumerate(shown)
@@ -130,12 +132,11 @@ def grid_tiles(settings: Settings, cams: list[Mapping[str, Any]]) -> tuple[list[
     return tiles, f"repeat({grid_size(len(shown))}, 1fr)"
 
 
-def register(app: Dash, settings: Settings, engine: Engine | None, map_id: str) -> None:
-    """Attach the callbacks (only with an ``engine``: the list comes from the store)."""
-    if engine is None:
-        return
+def register(app: Dash, settings: Settings, engine: Engine, map_id: str) -> None:
+    """Attach the callbacks: the list needs ``coverage``, the grid ``video``."""
 
-    @app.callback(
+    @auth.callback(
+        app, "coverage",
         Output(TITLE_ID, "children"),
         Output(LIST_ID, "children"),
         Output(OPEN_ID, "disabled"),
@@ -151,10 +152,11 @@ def register(app: Dash, settings: Settings, engine: Engine | None, map_id: str) 
         if not (math.isfinite(lon) and math.isfinite(lat)):
             raise PreventUpdate
         t = time.perf_counter()
+        scope = auth.principal().scope
         with engine.connect() as conn:
             run_id = coverage.latest_run(conn)
             cams = ([] if run_id is None
-                    else coverage.cameras_seeing(conn, run_id, lon, lat, EVERYTHING))
+                    else coverage.cameras_seeing(conn, run_id, lon, lat, scope))
         query_ms = (time.perf_counter() - t) * 1000
         where = f"{what} {lat:.6f}, {lon:.6f}"
         if run_id is None:
@@ -167,7 +169,8 @@ def register(app: Dash, settings: Settings, engine: Engine | None, map_id: str) 
                 "query_ms": round(query_ms, 2)}  # fmt: skip
         return title, camera_rows(cams), not cams, False, data, [mark]
 
-    @app.callback(
+    @auth.callback(
+        app, "video",
         Output(GRID_TILES_ID, "children"),
         Output(GRID_TILES_ID, "style"),
         Output(GRID_TITLE_ID, "children"),
@@ -180,16 +183,29 @@ def register(app: Dash, settings: Settings, engine: Engine | None, map_id: str) 
     def _grid(_open: int | None, _close: int | None, data: Any) -> tuple[Any, ...]:
         if ctx.triggered_id == CLOSE_GRID_ID:
             return [], no_update, "", True  # tiles gone: player.js closes their streams
-        cams = (data or {}).get("cameras") or []
-        if not cams:
+        try:
+            cams = data.get("cameras") or []
+            lat, lon = float(data["lat"]), float(data["lon"])
+        except (AttributeError, KeyError, TypeError, ValueError):
+            raise PreventUpdate from None
+        if not isinstance(cams, list) or not cams:
             raise PreventUpdate
-        tiles, columns = grid_tiles(settings, cams)
+        # The list came back from the browser: only cameras this user may watch get a URL.
+        who = auth.principal()
+        cams = [c for c in cams if isinstance(c, dict) and isinstance(c.get("device_id"), str)]
+        with engine.connect() as conn:
+            ok = set(video.viewable(conn, who, [c["device_id"] for c in cams[:GRID_MAX * 4]]))
+        cams = [c for c in cams if c["device_id"] in ok]
+        if not cams:
+            return [], no_update, "No camera here that you may watch", False
+        tiles, columns = grid_tiles(settings, cams, who.subject)
         more = f" (best {GRID_MAX} of {len(cams)})" if len(cams) > GRID_MAX else ""
         title = f"{len(tiles)} camera{'s' if len(tiles) != 1 else ''} at " \
-                f"{data['lat']:.6f}, {data['lon']:.6f}{more}"  # fmt: skip
+                f"{lat:.6f}, {lon:.6f}{more}"  # fmt: skip
         return tiles, {"gridTemplateColumns": columns}, title, False
 
-    app.clientside_callback(
+    auth.clientside_callback(
+        app, "coverage",
         "function (n) { return true; }",
         Output(PANEL_ID, "hidden", allow_duplicate=True),
         Input(CLOSE_PANEL_ID, "n_clicks"),

@@ -1,8 +1,16 @@
-"""The map console page: a full-page city map with the network's layers, legend and counts."""
+"""The map console page: a full-page city map with the network's layers, legend and counts.
+
+The page is built per request for the logged-in user (:func:`page_for_user`): the frames of the
+user's scope (``store.queries.map_frames``, cached per scope for a few seconds) and only the
+panels the user's role may use.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
 
 import dash_leaflet as dl
 import numpy as np
@@ -23,10 +31,14 @@ from layers import (
     placement,
     roads,
 )
-from pages import camera_search, first_response, planner, video
+from pages import auth, camera_search, first_response, planner, video
 from settings import Settings
 from store import coverage, health
-from store.scope import EVERYTHING
+from store.access import allowed
+from store.queries import map_frames
+from store.scope import Principal, Scope
+
+log = logging.getLogger("sightline.console")
 
 MAP_ID = "map"
 FRAME_KEYS = (
@@ -96,14 +108,37 @@ def coverage_run(engine: Engine) -> int | None:
         return coverage.latest_run(conn)
 
 
+def _who(principal: Principal, jur: GeoDataFrame) -> list[Component]:
+    """Who is logged in, their unit, and the logout button (``assets/sightline-auth.js``)."""
+    scope = principal.scope
+    unit = "全市 whole city"
+    if scope.root_id is not None and len(jur):
+        names = jur.loc[jur["id"] == scope.root_id, "name"]
+        unit = str(names.iloc[0]) if len(names) else str(scope.root_code or "")
+    if not scope.whole_city and scope.root_id is None:
+        unit = "—"
+    return [
+        html.Span(
+            [html.Span(principal.user_name, id="user-name"), f" · {principal.role} · ",
+             html.Span(unit, id="user-unit")],
+            id="who", className="sl-who",
+        ),
+        *([html.A("审计 Audit", href="/audit", id="audit-link", className="sl-who")]
+          if allowed(principal, "admin") else []),
+        html.Button("退出 Log out", id="logout-button", className="sl-logout",
+                    **{"data-sl-logout": "1"}),
+    ]  # fmt: skip
+
+
 def layout(
     settings: Settings,
     frames: Mapping[str, GeoDataFrame],
     *,
+    principal: Principal,
     health_cursor: int | None = None,
     planner_run: int | None = None,
 ) -> Component:
-    """The console page.
+    """The console page for ``principal``.
 
     Parameters
     ----------
@@ -111,7 +146,12 @@ def layout(
         Basemap settings are used (``basemap_url``, ``basemap_attribution``), and
         ``health_interval_s`` for the refresh of camera status.
     frames
-        GeoDataFrames (EPSG:4326) keyed by ``FRAME_KEYS``; any may be empty.
+        GeoDataFrames (EPSG:4326) keyed by ``FRAME_KEYS``; any may be empty. They must be of
+        the principal's scope (``store.queries.map_frames(engine, principal.scope)``).
+    principal
+        The logged-in user: shown in the header; their role decides the panels (planner layers
+        and the cameras at a point need ``coverage``, video ``video``, the live health
+        ``health``).
     health_cursor
         The newest camera status change (:func:`store.health.last_event_id`) the frames
         reflect; the page then polls for later changes (colours, legend, fault list). None: a
@@ -146,8 +186,11 @@ def layout(
         checkpoints.build(frames["checkpoints"]),
         alarm_points.build(frames["alarm_points"]),
     ]
-    if "placement" in frames and len(frames["placement"]):  # the newest placement proposal
-        overlays.append(placement.build(frames["placement"]))
+    may = {a: allowed(principal, a) for a in ("coverage", "video", "health", "placement")}
+    if may["placement"] and "placement" in frames and len(frames["placement"]):
+        overlays.append(placement.build(frames["placement"]))  # the newest placement proposal
+    if not may["coverage"]:
+        planner_run = None
     overlays.extend(planner.overlays(planner_run))
     bounds = map_bounds(frames)
     if bounds is None:
@@ -165,7 +208,7 @@ def layout(
         [
             *basemap.build(settings, frames["jurisdictions"]),
             dl.LayersControl(overlays, id=LAYERS_CONTROL_ID, position="topright", collapsed=False),
-            *first_response.map_children(),
+            *(first_response.map_children() if may["coverage"] else []),
             dl.ScaleControl(position="bottomleft", imperial=False),
             # Our own control: the OSM credit must stay visible whatever overlays are on.
             dl.AttributionControl(
@@ -188,6 +231,7 @@ def layout(
                 _plural(n_checkpoints, "checkpoint"), id="checkpoint-count", className="sl-count"
             ),
             *camera_search.controls(frames["cameras"], frames["jurisdictions"]),
+            *_who(principal, frames["jurisdictions"]),
         ],
         className="sl-header",
     )
@@ -199,12 +243,13 @@ def layout(
                     the_map,
                     _legend(frames["cameras"]),
                     *planner.legend_panel(planner_run),
-                    html.Div(id=VIDEO_PANEL_ID),
-                    *first_response.panels(),
+                    *([html.Div(id=VIDEO_PANEL_ID)] if may["video"] else []),
+                    *(first_response.panels(with_video=may["video"]) if may["coverage"] else []),
                 ],
                 className="sl-map-wrap",
             ),
-            *([] if health_cursor is None else _live_health(settings, health_cursor)),
+            *([] if health_cursor is None or not may["health"]
+              else _live_health(settings, health_cursor)),  # fmt: skip
         ],
         className="sl-page",
     )
@@ -214,15 +259,23 @@ def layout(
 VIDEO_PANEL_ID = "video-panel"
 
 
-def video_panel(settings: Settings, feature: Mapping[str, object] | None) -> list[Component]:
-    """The video panel of a clicked camera: signed, short-lived gateway URLs for this viewer."""
-    props = (feature or {}).get("properties") or {}
+def video_panel(
+    settings: Settings, engine: Engine, who: Principal, feature: Mapping[str, object] | None
+) -> list[Component]:
+    """The video panel of a clicked camera: signed, short-lived gateway URLs for this viewer,
+    only if the store says they may watch it (the feature comes from the browser)."""
+    props = (feature or {}).get("properties") if isinstance(feature, Mapping) else None
     device_id = props.get("device_id") if isinstance(props, dict) else None
-    if not device_id:
+    if not device_id or not isinstance(device_id, str):
         return []
+    with engine.connect() as conn:
+        ok = bool(video.viewable(conn, who, [device_id]))
+    if not ok:
+        return [html.Div(f"{device_id}: 无权查看 not a camera you may watch",
+                         className="sl-video-title sl-video-refused")]  # fmt: skip
     return [
         html.Div(f"{props.get('name') or ''} · {device_id}", className="sl-video-title"),
-        video.video(settings, str(device_id), id="video-player", className="sl-video"),
+        video.video(settings, device_id, who.subject, id="video-player", className="sl-video"),
     ]
 
 
@@ -274,17 +327,68 @@ def fault_list(rows: list[dict[str, object]], not_online: int) -> list[Component
     ]
 
 
-def register(app: Dash, settings: Settings, engine: Engine | None = None) -> None:
-    """Attach the page's callbacks to ``app`` (with these settings; the health refresh only
-    with an ``engine``)."""
+# -- the page per user ---------------------------------------------------------------------------
+FRAMES_TTL_S = 10.0
+"""How long the frames of one scope are reused by the pages of every user of that scope."""
+FRAMES_CACHE_SCOPES = 64
 
-    @app.callback(
+
+class FramesCache:
+    """The map frames of each scope and the health cursor read just before them, kept for
+    ``ttl_s`` (a page built from them polls the status changes since that cursor)."""
+
+    def __init__(self, engine: Engine, ttl_s: float = FRAMES_TTL_S) -> None:
+        self.engine = engine
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._kept: dict[Scope, tuple[float, dict[str, GeoDataFrame], int]] = {}
+
+    def get(self, scope: Scope) -> tuple[dict[str, GeoDataFrame], int]:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._kept.get(scope)
+            if hit is not None and now - hit[0] < self.ttl_s:
+                return hit[1], hit[2]
+        cursor = health_cursor(self.engine)  # before the frames: no change falls in between
+        frames = map_frames(self.engine, scope)
+        with self._lock:
+            if len(self._kept) >= FRAMES_CACHE_SCOPES:
+                self._kept.clear()
+            self._kept[scope] = (now, frames, cursor)
+        return frames, cursor
+
+
+def page_for_user(settings: Settings, engine: Engine) -> Callable[[], Component]:
+    """The app's layout function: the page of the logged-in user (an empty page outside a
+    logged-in request; the guard sends those to the login form before they get here)."""
+    cache = FramesCache(engine)
+
+    def serve() -> Component:
+        who = auth.current_principal()
+        if who is None:
+            return html.Div(id="signed-out")
+        t = time.perf_counter()
+        frames, cursor = cache.get(who.scope)
+        page = layout(settings, frames, principal=who, health_cursor=cursor,
+                      planner_run=coverage_run(engine))  # fmt: skip
+        log.debug("page for %s built in %.3f s", who.subject, time.perf_counter() - t)
+        return page
+
+    return serve
+
+
+def register(app: Dash, settings: Settings, engine: Engine) -> None:
+    """Attach the page's callbacks to ``app``, each under the action it needs
+    (``pages.auth.callback``)."""
+
+    @auth.callback(
+        app, "video",
         Output(VIDEO_PANEL_ID, "children"),
         Input(cameras.LAYER_ID, "clickData"),
         prevent_initial_call=True,
-    )
+    )  # fmt: skip
     def _open_video(feature: Mapping[str, object] | None) -> list[Component]:
-        panel = video_panel(settings, feature)
+        panel = video_panel(settings, engine, auth.principal(), feature)
         if not panel:
             raise PreventUpdate  # a cluster was clicked (it zooms in): keep the panel
         return panel
@@ -292,10 +396,9 @@ def register(app: Dash, settings: Settings, engine: Engine | None = None) -> Non
     camera_search.register(app)
     first_response.register(app, settings, engine, MAP_ID)
     planner.register(app, engine, LAYERS_CONTROL_ID)
-    if engine is None:
-        return
 
-    @app.callback(
+    @auth.callback(
+        app, "health",
         Output(HEALTH_CHANGES_ID, "data"),
         Output(HEALTH_STATE_ID, "data"),
         Output(FAULT_LIST_ID, "children"),
@@ -306,16 +409,20 @@ def register(app: Dash, settings: Settings, engine: Engine | None = None) -> Non
     def _poll_health(
         _n: int | None, state: dict[str, object]
     ) -> tuple[object, dict[str, object], object, object]:
-        cursor = int(state.get("cursor") or 0)  # type: ignore[call-overload]
+        try:
+            cursor = int(state.get("cursor") or 0)  # type: ignore[call-overload]
+        except (AttributeError, TypeError, ValueError):
+            raise PreventUpdate from None
+        scope = auth.principal().scope
         with engine.connect() as conn:
             # Nothing new (the usual case): one primary-key lookup, nothing sent back.
             if state.get("filled") and health.last_event_id(conn) == cursor:
                 raise PreventUpdate
-            new_cursor, changes = health.status_changes(conn, cursor, EVERYTHING)
-            rows = health.faults(conn, EVERYTHING, FAULT_LIST_ROWS)
-            not_online = sum(n for s, n in health.status_counts(conn, EVERYTHING).items()
+            new_cursor, changes = health.status_changes(conn, cursor, scope)
+            rows = health.faults(conn, scope, FAULT_LIST_ROWS)
+            not_online = sum(n for s, n in health.status_counts(conn, scope).items()
                              if s != "online")
-            counts = health.camera_status_counts(conn, EVERYTHING)
+            counts = health.camera_status_counts(conn, scope)
         return (
             changes or no_update,
             {"cursor": new_cursor, "filled": True},
@@ -325,7 +432,8 @@ def register(app: Dash, settings: Settings, engine: Engine | None = None) -> Non
 
     # The markers are recoloured in the browser: the new statuses go into the layer's hideout
     # (assets/sightline.js reads hideout.live), the GeoJSON itself is not sent again.
-    app.clientside_callback(
+    auth.clientside_callback(
+        app, "health",
         """function (changes, hideout) {
             if (!changes || !Object.keys(changes).length) {
                 return window.dash_clientside.no_update;

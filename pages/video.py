@@ -1,13 +1,22 @@
 """Live video elements of the console: signed gateway URLs for this viewer (assets/player.js
-plays any ``<video data-stream>``), shared by the camera panel and the video grid."""
+plays any ``<video data-stream>``), shared by the camera panel and the video grid.
+
+A URL is only ever made for a camera the viewer may watch (:func:`viewable`: role, jurisdiction,
+clearance, asked of the store), and it is bound to the viewer (``user:<name>``), so the gateway
+re-checks the same person and a URL passed on is useless to anyone else.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import flask
 from dash import html
+from sqlalchemy import Connection
 
 from settings import Settings
 from store import access
+from store.scope import Principal
 
 
 def gateway_base(settings: Settings) -> str:
@@ -25,11 +34,17 @@ def gateway_base(settings: Settings) -> str:
     return f"http://{host}:{settings.gateway_port}"
 
 
-def stream_attrs(settings: Settings, device_id: str) -> dict[str, str]:
+def viewable(conn: Connection, who: Principal, device_ids: Iterable[str]) -> list[str]:
+    """The ids among ``device_ids`` (in their order) that ``who`` may watch."""
+    return [d for d in device_ids if access.may_view(conn, who, d)]
+
+
+def stream_attrs(settings: Settings, device_id: str, subject: str) -> dict[str, str]:
     """``data-*`` attributes of a ``<video>`` playing ``device_id``: WebSocket and HLS URLs
-    signed for the console (valid ``stream_url_ttl_s``), and the device id."""
+    signed for ``subject`` (valid ``stream_url_ttl_s``), and the device id. Call only for a
+    camera :func:`viewable` returned."""
     key = access.signing_key(settings)
-    q = access.sign(key, device_id, "console", settings.stream_url_ttl_s)
+    q = access.sign(key, device_id, subject, settings.stream_url_ttl_s)
     query = "?" + "&".join(f"{k}={v}" for k, v in q.items())
     stream = f"{gateway_base(settings)}/streams/{device_id}"
     return {
@@ -39,8 +54,9 @@ def stream_attrs(settings: Settings, device_id: str) -> dict[str, str]:
     }
 
 
-def video(settings: Settings, device_id: str, **props: object) -> html.Video:
-    """A muted, autoplaying live video of ``device_id`` (extra ``props`` go to html.Video)."""
+def video(settings: Settings, device_id: str, subject: str, **props: object) -> html.Video:
+    """A muted, autoplaying live video of ``device_id`` for ``subject`` (extra ``props`` go to
+    html.Video)."""
     return html.Video(
-        muted=True, autoPlay=True, **props, **stream_attrs(settings, device_id)  # type: ignore[arg-type]
+        muted=True, autoPlay=True, **props, **stream_attrs(settings, device_id, subject)  # type: ignore[arg-type]
     )

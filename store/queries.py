@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import geopandas as gpd
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Connection, Engine, func, select, text
 
+from store.map_queries import placement_sites
 from store.models import (
     AlarmPoint,
     Base,
@@ -15,6 +16,7 @@ from store.models import (
     KeyArea,
     Road,
 )
+from store.scope import Scope
 
 # Columns the map console needs per layer (geometry is added as `geometry`).
 MAP_COLUMNS: dict[str, tuple[type[Base], tuple[str, ...]]] = {
@@ -36,25 +38,42 @@ MAP_COLUMNS: dict[str, tuple[type[Base], tuple[str, ...]]] = {
 }  # fmt: skip
 
 
-def read_table(
-    engine: Engine, model: type[Base], columns: tuple[str, ...] | None = None
+# How each console layer is limited to a scope: a device table by its jurisdiction (cameras also
+# by clearance), the jurisdictions to the scope's subtree; buildings and roads are base
+# geography and stay city-wide.
+def _scoped_where(name: str, scope: Scope) -> str:
+    if name == "cameras":
+        return scope.devices("t", camera=True)
+    if name in ("checkpoints", "key_areas", "alarm_points"):
+        return scope.devices("t")
+    if name == "jurisdictions":
+        return "TRUE" if scope.whole_city else "t.id = ANY(:scope_jids)"
+    return "TRUE"
+
+
+def read_scoped(
+    conn: Connection, name: str, scope: Scope, columns: tuple[str, ...] | None = None
 ) -> gpd.GeoDataFrame:
-    """All rows of a table with a ``geom`` column as a GeoDataFrame (EPSG:4326), ordered by id."""
-    table = model.__table__
-    names = columns or tuple(c.name for c in table.columns if c.name != "geom")
-    stmt = select(*(table.c[n] for n in names), table.c.geom.label("geometry")).order_by(table.c.id)
+    """One console layer (a key of :data:`MAP_COLUMNS`) limited to ``scope`` (EPSG:4326),
+    ordered by id."""
+    model, default = MAP_COLUMNS[name]
+    cols = ", ".join(f"t.{c}" for c in (columns or default))
+    table = model.__table__.name  # type: ignore[attr-defined]
+    return gpd.read_postgis(
+        text(f"SELECT {cols}, t.geom AS geometry FROM {table} t "  # noqa: S608 - fixed names
+             f"WHERE {_scoped_where(name, scope)} ORDER BY t.id"),
+        conn, geom_col="geometry", crs=4326, params=scope.params(),
+    )  # fmt: skip
+
+
+def map_frames(engine: Engine, scope: Scope) -> dict[str, gpd.GeoDataFrame]:
+    """Every layer the map console shows to ``scope``, keyed by layer name: its cameras (by
+    jurisdiction and clearance), checkpoints, alarm points and key areas (by jurisdiction),
+    its jurisdictions (the unit and those below it), the city's buildings and roads, and
+    ``placement``: the sites of the newest placement proposal inside the scope."""
     with engine.connect() as conn:
-        return gpd.read_postgis(stmt, conn, geom_col="geometry", crs=4326)
-
-
-def map_frames(engine: Engine) -> dict[str, gpd.GeoDataFrame]:
-    """Every layer the map console shows, keyed by layer name (``placement``: the sites of
-    the newest placement proposal)."""
-    from store.placement import latest_sites
-
-    frames = {name: read_table(engine, model, cols) for name, (model, cols) in MAP_COLUMNS.items()}
-    with engine.connect() as conn:
-        frames["placement"] = latest_sites(conn)
+        frames = {name: read_scoped(conn, name, scope) for name in MAP_COLUMNS}
+        frames["placement"] = placement_sites(conn, scope)
     return frames
 
 

@@ -1,14 +1,14 @@
 """The console in a real browser (Debian Chromium via Playwright): every camera is on the map,
-and the page talks to nobody but our own server."""
+and the page talks to nobody but our own server. A city admin logs in first."""
 
 from __future__ import annotations
 
-import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -16,13 +16,12 @@ import pandas as pd
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, sync_playwright
-from sqlalchemy import Engine, text
-from werkzeug.serving import WSGIRequestHandler, make_server
+from sqlalchemy import Engine, create_engine, text
 
-from app import create_app
 from settings import Settings
-from store.queries import map_frames
+from store import migrate
 from tests import console_frames as cf
+from tests.console_auth import load_frames, login_page, make_user, serving
 
 pytestmark = pytest.mark.browser
 
@@ -47,26 +46,6 @@ COUNT_CAMERAS_JS = """() => {
         .forEach((el) => { clustered += Number(el.dataset.count); });
     return {single: single, clustered: clustered, total: single + clustered};
 }"""
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass  # one line per request on stderr is noise here; errors are still logged
-
-
-@contextmanager
-def serving(frames: dict[str, gpd.GeoDataFrame]) -> Iterator[str]:
-    """Serve the console app built from ``frames`` on a free 127.0.0.1 port; yield its URL."""
-    app = create_app(Settings(basemap_url=None), frames)
-    server = make_server("127.0.0.1", 0, app.server, threaded=True, request_handler=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, name="console-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 @contextmanager
@@ -108,13 +87,24 @@ def assert_only_local(requests: list[str]) -> None:
 
 
 @pytest.fixture
-def console_frames(demo_engine: Engine) -> dict[str, gpd.GeoDataFrame]:
-    """The frames the console is built from: the Monaco demo city read back from PostGIS."""
-    return map_frames(demo_engine)
+def small_city(pg_cluster: Any) -> Iterator[Engine]:
+    """A store of its own holding the hand-made frames plus 250 cameras within ~40 m."""
+    name = "console_dense"
+    admin = create_engine(pg_cluster.url("postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = create_engine(pg_cluster.url(name))
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def test_every_camera_is_on_the_map_and_nothing_leaves_localhost(
-    console_frames: dict[str, gpd.GeoDataFrame], demo_engine: Engine, artefacts_dir: Path
+    demo_engine: Engine, artefacts_dir: Path
 ) -> None:
     with demo_engine.connect() as conn:
         expected = int(conn.execute(text("SELECT count(*) FROM cameras")).scalar_one())
@@ -122,8 +112,10 @@ def test_every_camera_is_on_the_map_and_nothing_leaves_localhost(
     requests: list[str] = []
     page_errors: list[str] = []
     started = time.perf_counter()
-    with serving(console_frames) as url, chromium_page(requests, page_errors) as page:
-        page.goto(url)
+    admin = make_user(demo_engine, "admin", clearance=10)  # social cameras too
+    with serving(Settings(basemap_url=None), demo_engine) as url, \
+            chromium_page(requests, page_errors) as page:  # fmt: skip
+        login_page(page, url, admin)
         wait_for_cameras(page, expected, artefacts_dir / "console-failed.png")
         # The plain basemap (land) and the buildings are drawn too.
         page.wait_for_selector(".leaflet-sl-land-pane path", state="attached")
@@ -138,7 +130,7 @@ def test_every_camera_is_on_the_map_and_nothing_leaves_localhost(
     print(f"browser check of {expected} cameras took {elapsed_s:.1f} s")
 
 
-def test_dense_cameras_cluster_without_losing_any(artefacts_dir: Path) -> None:
+def test_dense_cameras_cluster_without_losing_any(small_city: Engine, artefacts_dir: Path) -> None:
     frames = cf.small_frames()
     rng = np.random.default_rng(28181)
     n_dense = 250
@@ -152,10 +144,13 @@ def test_dense_cameras_cluster_without_losing_any(artefacts_dir: Path) -> None:
     frames["cameras"] = gpd.GeoDataFrame(
         pd.concat([frames["cameras"], dense], ignore_index=True), crs=4326
     )
+    load_frames(small_city, frames)
+    admin = make_user(small_city, "admin")
     requests: list[str] = []
     page_errors: list[str] = []
-    with serving(frames) as url, chromium_page(requests, page_errors) as page:
-        page.goto(url)
+    with serving(Settings(basemap_url=None), small_city) as url, \
+            chromium_page(requests, page_errors) as page:  # fmt: skip
+        login_page(page, url, admin)
         counts = wait_for_cameras(page, len(frames["cameras"]), artefacts_dir / "dense-failed.png")
         assert counts["clustered"] >= n_dense * 0.9  # the dense ones really are clustered
         # Outline by kind survives dash-leaflet's restyling of clustered layers.

@@ -17,6 +17,7 @@ from layers import blind_spots, coverage_levels, entry_roads, road_coverage
 from layers._geojson import feature_collection
 from pages import camera_search, first_response
 from store import coverage, map_queries
+from store.scope import EVERYTHING, scope_of
 from tests import console_frames as cf
 
 
@@ -42,7 +43,7 @@ def test_coverage_levels_are_simplified_within_the_tolerance(city_run: tuple[Eng
     engine, run_id = city_run
     tol = map_queries.DISPLAY_TOLERANCE_DEG
     with engine.connect() as conn:
-        shown = map_queries.coverage_levels(conn, run_id)
+        shown = map_queries.coverage_levels(conn, run_id, EVERYTHING)
     raw = _raw(engine, "SELECT level, geom AS geometry FROM coverage_levels WHERE run_id = :r",
                run_id).set_index("level")  # fmt: skip
     assert list(shown["level"]) == ["detect", "observe", "recognise", "identify"]
@@ -59,7 +60,7 @@ def test_coverage_levels_are_simplified_within_the_tolerance(city_run: tuple[Eng
 def test_road_coverage_has_every_level_of_every_road(city_run: tuple[Engine, int]) -> None:
     engine, run_id = city_run
     with engine.connect() as conn:
-        shown = map_queries.road_coverage(conn, run_id).set_index("id")
+        shown = map_queries.road_coverage(conn, run_id, EVERYTHING).set_index("id")
         rows = conn.execute(text("SELECT road_id, level, covered_pct FROM road_coverage "
                                  "WHERE run_id = :r"), {"r": run_id}).all()  # fmt: skip
     assert len(shown) == len({r.road_id for r in rows})
@@ -70,7 +71,7 @@ def test_road_coverage_has_every_level_of_every_road(city_run: tuple[Engine, int
 def test_blind_spots_carry_their_key_area(city_run: tuple[Engine, int]) -> None:
     engine, run_id = city_run
     with engine.connect() as conn:
-        shown = map_queries.blind_spots(conn, run_id)
+        shown = map_queries.blind_spots(conn, run_id, EVERYTHING)
         n = conn.execute(text("SELECT count(*), sum(area_m2) FROM blind_spots WHERE run_id = :r"),
                          {"r": run_id}).one()  # fmt: skip
     assert len(shown) == n[0] and shown["area_m2"].sum() == pytest.approx(n[1])
@@ -81,7 +82,7 @@ def test_blind_spots_carry_their_key_area(city_run: tuple[Engine, int]) -> None:
 def test_entry_roads_come_from_the_run_results_when_stored(city_run: tuple[Engine, int]) -> None:
     engine, run_id = city_run
     with engine.connect() as conn:
-        now = map_queries.entry_roads_without_checkpoint(conn, run_id)
+        now = map_queries.entry_roads_without_checkpoint(conn, run_id, EVERYTHING)
         # a coverage run stores the status of every entry-road crossing: the layer shows the
         # roads lacking a checkpoint (missing or partial), as many as the counts say at most
         assert now.stored and sum(now.counts.values()) > 0
@@ -98,7 +99,7 @@ def test_entry_roads_come_from_the_run_results_when_stored(city_run: tuple[Engin
             {"res": json.dumps({map_queries.ENTRY_ROADS_KEY: per_road,
                                 "entry_roads_by_status": {"missing": 1, "partial": 1}})},
         ).scalar_one()  # fmt: skip
-        got = map_queries.entry_roads_without_checkpoint(conn, rid)
+        got = map_queries.entry_roads_without_checkpoint(conn, rid, EVERYTHING)
         conn.rollback()
     assert got.stored
     assert dict(zip(got.roads["id"], got.roads["status"], strict=True)) == {
@@ -135,3 +136,43 @@ def test_jurisdiction_tree_and_grid_size() -> None:
     tree = camera_search.jurisdiction_tree(cf.jurisdictions())
     assert sorted(tree["1"]) == [1, 2, 3] and tree["2"] == [2] and tree["3"] == [3]
     assert [first_response.grid_size(n) for n in (1, 4, 5, 9, 12)] == [2, 2, 3, 3, 3]
+
+
+def test_a_district_sees_only_its_part_of_every_planner_layer(
+    city_run: tuple[Engine, int],
+) -> None:
+    engine, run_id = city_run
+    with engine.connect() as conn:
+        jid = conn.execute(text("SELECT id, code FROM jurisdictions WHERE level = "
+                                 "'district' ORDER BY code LIMIT 1")).scalar_one()  # fmt: skip
+        scope = scope_of(conn, jid, 0)
+        district = gpd.read_postgis(text("SELECT geom FROM jurisdictions WHERE id = :j"), conn,
+                                    params={"j": jid}).geometry.iloc[0]  # fmt: skip
+        levels = map_queries.coverage_levels(conn, run_id, scope)
+        whole = map_queries.coverage_levels(conn, run_id, EVERYTHING)
+        blind = map_queries.blind_spots(conn, run_id, scope)
+        own_areas = set(conn.execute(text("SELECT id FROM key_areas WHERE jurisdiction_id = "
+                                          "ANY(:j)"), {"j": sorted(scope.jurisdiction_ids or ())})
+                        .scalars())  # fmt: skip
+        roads = map_queries.road_coverage(conn, run_id, scope)
+        entry = map_queries.entry_roads_without_checkpoint(conn, run_id, scope)
+    # Coverage clipped to the district (within the display tolerance) and smaller than the city's
+    assert len(levels) == len(whole)
+    grown = district.buffer(map_queries.DISPLAY_TOLERANCE_DEG * 2)
+    for geom, total in zip(levels.geometry, whole.geometry, strict=True):
+        assert geom.is_empty or grown.contains(geom)
+        assert geom.area < total.area
+    assert (levels["area_m2"] < whole["area_m2"]).all()
+    # Blind spots of the district's key areas only; roads touching it only.
+    assert len(blind) and set(blind["key_area_id"]) <= own_areas
+    assert len(roads) and roads.geometry.intersects(district.buffer(1e-6)).all()
+    with engine.connect() as conn:
+        n_roads = conn.execute(text("SELECT count(DISTINCT c.road_id) FROM road_coverage c JOIN "
+                                    "roads r ON r.id = c.road_id JOIN jurisdictions j ON j.id = "
+                                    ":j WHERE c.run_id = :r AND ST_Intersects(j.geom, r.geom)"),
+                               {"j": jid, "r": run_id}).scalar_one()  # fmt: skip
+    assert len(roads) == n_roads
+    assert entry.roads.geometry.intersects(district.buffer(1e-6)).all()
+    with engine.connect() as conn:
+        city = map_queries.entry_roads_without_checkpoint(conn, run_id, EVERYTHING)
+    assert sum(entry.counts.values()) <= sum(city.counts.values())

@@ -2,31 +2,30 @@
 that see it → video grid), planner layers with legends, camera search and filters.
 
 The console app (``app.create_app``) on the Monaco demo city in PostGIS with a coverage run,
-in headless Debian Chromium. Expected answers come from PostGIS directly, not from the code
-under test. Video playback itself is tested in ``tests/test_gateway_console.py``; here the
-grid's tiles point at a gateway that is not running.
+in headless Debian Chromium, logged in as a city admin who may see every camera. Expected
+answers come from PostGIS directly, not from the code under test. Video playback itself is
+tested in ``tests/test_gateway_console.py``; here the grid's tiles point at a gateway that is
+not running.
 """
 
 from __future__ import annotations
 
-import threading
 import urllib.parse
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, sync_playwright
 from sqlalchemy import Engine, create_engine, text
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from analysis.coverage_run import run_coverage
-from app import create_app
 from layers import blind_spots, coverage_levels, entry_roads, road_coverage
 from settings import Settings
 from store import coverage, map_queries
-from store.queries import map_frames
 from store.scope import EVERYTHING
+from tests.console_auth import login_page, make_user, serving
 
 pytestmark = pytest.mark.browser
 
@@ -61,11 +60,6 @@ TO_PAGE_JS = """([lat, lon]) => {
 }"""
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
 @dataclass
 class Console:
     page: Page
@@ -85,9 +79,9 @@ def console(city_url: str, artefacts_dir: Path) -> Iterator[Console]:
     assert run_id is not None
     settings = Settings(basemap_url=None, stream_signing_key=KEY,
                         gateway_url="http://127.0.0.1:9")  # type: ignore[call-arg]  # fmt: skip
-    app = create_app(settings, map_frames(engine), engine)
-    server = make_server("127.0.0.1", 0, app.server, threaded=True, request_handler=_Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    admin = make_user(engine, "admin", clearance=10)  # social-resource cameras too
+    stack = ExitStack()
+    base = stack.enter_context(serving(settings, engine))
     p = sync_playwright().start()
     browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
     errors: list[str] = []
@@ -97,15 +91,14 @@ def console(city_url: str, artefacts_dir: Path) -> Iterator[Console]:
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.on("request", lambda r: urls.append(r.url))
         page.add_init_script(TIMING_JS)
-        page.goto(f"http://127.0.0.1:{server.server_port}/")
+        login_page(page, base, admin)
         page.wait_for_selector("path.sl-camera", state="attached", timeout=30_000)
         page.wait_for_function("() => document.getElementById('map').sightlineMap !== undefined")
         yield Console(page, engine, run_id, errors, urls)
     finally:
         browser.close()
         p.stop()
-        server.shutdown()
-        server.server_close()
+        stack.close()
         engine.dispose()
 
 
@@ -270,8 +263,8 @@ def test_planner_layers_toggle_with_their_legends(console: Console, artefacts_di
     page = console.page
     _set_view(page, 43.7384, 7.4246, 15)
     with console.engine.connect() as conn:
-        n_levels = len(map_queries.coverage_levels(conn, console.run_id))
-        n_blind = len(map_queries.blind_spots(conn, console.run_id))
+        n_levels = len(map_queries.coverage_levels(conn, console.run_id, EVERYTHING))
+        n_blind = len(map_queries.blind_spots(conn, console.run_id, EVERYTHING))
         n_roads = int(conn.execute(text("SELECT count(DISTINCT road_id) FROM road_coverage "
                                         "WHERE run_id = :r"), {"r": console.run_id}).scalar_one())
     for name, pane, n in ((coverage_levels.NAME, "sl-coverage", n_levels),

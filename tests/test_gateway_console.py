@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,14 +20,12 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, sync_playwright
 from sqlalchemy import Engine, text
-from werkzeug.serving import WSGIRequestHandler, make_server
 
-from app import create_app
 from gateway.app import create_app as create_gateway
 from gateway.demo import dark
 from settings import Settings
 from store import access
-from store.queries import map_frames
+from tests.console_auth import login_page, make_user, serving
 from tests.fake_cameras import FakeCameras, GatewayThread, free_port, gstreamer_available, wait_for
 
 pytestmark = [
@@ -59,11 +57,6 @@ new MutationObserver(() => {
 """
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
 @dataclass
 class Console:
     page: Page
@@ -72,6 +65,7 @@ class Console:
     cams: FakeCameras
     settings: Settings
     ids: list[str]
+    subject: str  # the logged-in user, whom the gateway's signed URLs are for
     first_frame_s: dict[str, float] = field(default_factory=dict)
 
 
@@ -133,10 +127,10 @@ def console(demo_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> It
     holder["settings"] = settings
     with demo_engine.connect() as conn:
         before = conn.execute(text("SELECT id, device_id, status, status_since FROM cameras")).all()
-    dash_app = create_app(settings, map_frames(demo_engine), demo_engine)
-    server = make_server("127.0.0.1", 0, dash_app.server, threaded=True, request_handler=_Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}/"
+    admin = make_user(demo_engine, "admin", clearance=10)
+    stack = ExitStack()
+    base = stack.enter_context(serving(settings, demo_engine))
+    url = f"{base}/"
     p = sync_playwright().start()
     browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
     cams: FakeCameras | None = None
@@ -146,7 +140,7 @@ def console(demo_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> It
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.add_init_script(TIMING_JS)
-        page.goto(url)
+        login_page(page, base, admin)
         page.wait_for_selector("path.sl-camera", state="attached", timeout=30_000)
         visible = [d for d in _markers(page) if not dark(d)]
         for _ in range(3):  # at the city view most cameras are clustered: zoom in as a user would
@@ -162,7 +156,7 @@ def console(demo_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> It
         cams = FakeCameras([f"demo/{d}" for d in ids], port=cam_port).start()
         gw.start()
         started = True
-        yield Console(page, url, gw, cams, settings, ids)
+        yield Console(page, url, gw, cams, settings, ids, f"user:{admin.name}")
         assert errors == []
     finally:
         browser.close()
@@ -173,8 +167,7 @@ def console(demo_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> It
             gw.loop.close()
         if cams is not None:
             cams.stop()
-        server.shutdown()
-        server.server_close()
+        stack.close()
         # Leave the shared demo store as we found it (only the probed cameras changed).
         probed = holder.get("ids", [])
         with demo_engine.begin() as conn:
@@ -222,14 +215,15 @@ def test_clicking_a_camera_plays_its_live_video_in_the_panel(console: Console) -
         assert size == [640, 360] or size == [320, 240]
         assert first_s < FIRST_FRAME_BOUND_S, f"first frame {first_s:.2f} s after the click"
         assert "Cannot open" not in page.inner_text("#video-panel")
-    # The panel's URLs are signed for the console and name no camera address.
+    # The panel's URLs are signed for the logged-in user and name no camera address.
     src = page.get_attribute("video#video-player", "data-stream") or ""
     assert src.startswith(console.gateway.base.replace("http", "ws")) and "sig=" in src
+    assert f"sub={console.subject}" in src
     assert "rtsp" not in page.content()
 
 
 def _faults_url(console: Console, key: str = KEY) -> str:
-    q = access.sign(key.encode(), access.FAULTS_RESOURCE, "test", 60)
+    q = access.sign(key.encode(), access.FAULTS_RESOURCE, console.subject, 60)
     return f"{console.gateway.base}/health/faults?" + "&".join(f"{k}={v}" for k, v in q.items())
 
 
