@@ -269,15 +269,27 @@ def test_a_district_planner_cannot_import_rows_of_another_district(
 ) -> None:
     point = (0.0, 0.0)
     route = ("POST", "/imports/{kind}")
-    with city.engine.connect() as conn:
+    names = {unit: _name(f"t-import-{unit}") for unit in ("city", "a")}
+    with city.engine.begin() as conn:
+        tokens = {unit: create_token(conn, name, user_name="u", role="planner",
+                                     jurisdiction_code=city.codes[unit] if unit == "a" else None,
+                                     clearance=CLEARANCE)
+                  for unit, name in names.items()}  # fmt: skip
         before = conn.execute(text("SELECT count(*) FROM cameras")).scalar_one()
-    status, body = _api_request(api, route, city.tokens["planner:city"], point, samples)
+    status, body = _api_request(api, route, tokens["city"], point, samples)
     assert status == 200 and not body["errors"]  # the file itself is clean
-    status, body = _api_request(api, route, city.tokens["planner:a"], point, samples)
+    status, body = _api_request(api, route, tokens["a"], point, samples)
     assert status == 422 and body["errors"], body
     assert all("jurisdiction" in e["reason"] for e in body["errors"])
     with city.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM cameras")).scalar_one() == before
+        # each upload is one import entry, under the token that sent it
+        for unit, name in names.items():
+            rows = conn.execute(
+                text("SELECT outcome FROM audit_log WHERE action = 'import' AND actor = :a"),
+                {"a": f"token:{name}"},
+            ).scalars().all()  # fmt: skip
+            assert len(rows) == 1, (unit, rows)
 
 
 # -- the gateway ---------------------------------------------------------------------------
