@@ -105,10 +105,12 @@ def test_the_newest_proposal_shows_on_the_console(
     from layers import placement as placement_layer
     from pages.map import layout
     from store.queries import map_frames
+    from store.scope import EVERYTHING, Principal
 
-    frames = map_frames(city_engine)
+    frames = map_frames(city_engine, EVERYTHING)
     assert len(frames["placement"]) == 10
-    page = layout(Settings(basemap_url=None), frames)
+    planner = Principal("user:planner", "planner", "planner", EVERYTHING)
+    page = layout(Settings(basemap_url=None), frames, principal=planner)
     found = []
 
     def walk(node: object) -> None:
