@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import requests
@@ -55,10 +56,13 @@ def district_codes(engine: Engine) -> list[str]:
 
 
 @contextmanager
-def serving(settings: Settings, engine: Engine) -> Iterator[str]:
-    """Serve the console app on a free 127.0.0.1 port; yield its base URL (no trailing /)."""
-    app = create_app(settings, engine)
-    server = make_server("127.0.0.1", 0, app.server, threaded=True, request_handler=_Quiet)
+def serving(settings: Settings, engine: Engine, *, quiet: bool = True,
+            app: Any = None) -> Iterator[str]:  # fmt: skip
+    """Serve the console app (``app``, else a new one) on a free 127.0.0.1 port; yield its base
+    URL (no trailing /). ``quiet=False`` logs a line per request (werkzeug's logger)."""
+    app = app if app is not None else create_app(settings, engine)
+    server = make_server("127.0.0.1", 0, app.server, threaded=True,
+                         request_handler=_Quiet if quiet else WSGIRequestHandler)  # fmt: skip
     thread = threading.Thread(target=server.serve_forever, name="console-server", daemon=True)
     thread.start()
     try:
