@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import re
 import secrets
 import urllib.parse
 from collections.abc import Callable
@@ -191,7 +192,8 @@ def _guard(app: Dash, settings: Settings, engine: Engine) -> flask.Response | No
         body = request.get_json(silent=True)
         output = body.get("output") if isinstance(body, dict) else None
         action = _actions(app).get(output) if isinstance(output, str) else None
-        if action is None:
+        # Only server callbacks: a clientside one's name must not reach Dash's dispatcher.
+        if action is None or "callback" not in app.callback_map.get(str(output), {}):
             return _refuse(403, "unknown callback")
     if need != SESSION and not allowed(session.principal, str(action)):
         return _refuse(403, f"role {session.principal.role} may not {action}")
@@ -231,9 +233,13 @@ button {{ margin-top: 1rem; width: 100%; padding: 0.5rem; font-size: 1rem; }}
 """
 
 
+_LOCAL_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*")
+
+
 def _safe_next(value: str | None) -> str:
-    """A local path to go to after login (never another site)."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    """A local path to go to after login (never another site: only path characters, no
+    ``//`` or ``/\\`` start that a browser would read as a host)."""
+    if not value or len(value) > 500 or not _LOCAL_PATH.fullmatch(value):
         return "/"
     if value.startswith((LOGIN_PATH, LOGOUT_PATH)):
         return "/"

@@ -300,6 +300,21 @@ def test_locked_account_is_refused_even_with_the_right_password(env: Env) -> Non
     assert auth.SESSION_COOKIE not in r.headers.get("Set-Cookie", "")
 
 
+@pytest.mark.parametrize(("next_path", "goes_to"), [
+    ("/audit?action=login", "/audit?action=login"), ("//evil.example/", "/"),
+    ("/\\evil.example", "/"), ("/\t/evil.example", "/"), ("https://evil.example/", "/"),
+])  # fmt: skip
+def test_login_goes_back_only_to_a_local_path(env: Env, next_path: str, goes_to: str) -> None:
+    user = env.users["viewer"]
+    with requests.Session() as s:
+        m = CSRF_FIELD.search(s.get(f"{env.base}/login", timeout=10).text)
+        assert m is not None
+        r = s.post(f"{env.base}/login", data={"name": user.name, "password": user.password,
+                                              "csrf": m.group(1), "next": next_path},
+                   allow_redirects=False, timeout=10)  # fmt: skip
+        assert r.status_code == 303 and r.headers["Location"] == goes_to
+
+
 def test_login_form_without_its_token_is_refused(env: Env) -> None:
     user = env.users["viewer"]
     with requests.Session() as s:
@@ -497,10 +512,13 @@ def test_no_session_is_refused_everywhere(env: Env) -> None:
     # An unknown callback is refused even to a logged-in admin.
     with login_session(env.base, env.users["admin"]) as s:
         body = _body(env.app, "video-panel.children", {})
-        body["output"] = "made-up.children"
-        r = s.post(f"{env.base}{UPDATE}", json=body, headers={"X-CSRFToken": _csrf(s)},
-                   timeout=10)  # fmt: skip
-        assert r.status_code == 403
+        clientside = [k for k, v in env.app.callback_map.items() if "callback" not in v]
+        assert clientside
+        for output in ("made-up.children", *clientside):
+            body["output"] = output
+            r = s.post(f"{env.base}{UPDATE}", json=body, headers={"X-CSRFToken": _csrf(s)},
+                       timeout=10)  # fmt: skip
+            assert r.status_code == 403, output
 
 
 @pytest.mark.parametrize("role", ROLES)
