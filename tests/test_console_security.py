@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -404,7 +405,9 @@ def test_no_secret_in_any_response_or_log(env: Env) -> None:
 
 
 # -- two districts ------------------------------------------------------------------------------
-def test_two_districts_see_different_devices_and_not_each_others_streams(env: Env) -> None:
+def test_two_districts_see_different_devices_and_not_each_others_streams(
+    env: Env, artefacts_dir: Path
+) -> None:
     a_cams = _cameras(env.engine, env.a_ids)
     b_cams = _cameras(env.engine, env.b_ids)
     assert a_cams and b_cams and not set(a_cams) & set(b_cams)
@@ -426,6 +429,7 @@ def test_two_districts_see_different_devices_and_not_each_others_streams(env: En
                                        timeout=30_000)  # fmt: skip
                 user_text = page.inner_text("#who")
                 assert env.users[who].name in user_text
+                page.screenshot(path=str(artefacts_dir / f"console-district-{who}.png"))
                 layout = page.request.get(f"{env.base}/_dash-layout").json()
                 seen[who] = _camera_layer(layout)
                 assert sorted(seen[who]) == sorted(expected)
