@@ -12,6 +12,7 @@ import urllib.request
 from sqlalchemy import Engine
 
 from store.cluster import free_port
+from tests.console_auth import login_session, make_user
 from tests.test_cli import SIGHTLINE, run
 
 
@@ -46,9 +47,10 @@ def test_serve_prints_the_url_and_serves_the_console(demo_engine: Engine) -> Non
             except OSError:
                 assert time.monotonic() < deadline, "console did not answer within 30 s"
                 time.sleep(0.2)
-        assert "Sightline" in body
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_dash-layout", timeout=10) as resp:
-            layout = resp.read().decode()
+        assert "Sightline" in body and 'id="login-form"' in body  # sent to the login form
+        # Logged in (issue 8), the layout carries the map.
+        with login_session(f"http://127.0.0.1:{port}", make_user(demo_engine, "viewer")) as s:
+            layout = s.get(f"http://127.0.0.1:{port}/_dash-layout", timeout=10).text
         assert "cameras-layer" in layout
         api_line = proc.stdout.readline().strip()
         api_port = int(env["SIGHTLINE_API_PORT"])
