@@ -26,7 +26,9 @@ body {{ margin: 0; font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans
   "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; color: #1f2933; }}
 header {{ display: flex; gap: 1.5rem; align-items: baseline; padding: 0.5rem 1rem;
   background: #1f2d3d; color: #f5f7fa; }}
-header a, header button {{ color: #f5f7fa; }}
+header a {{ color: #f5f7fa; }}
+header button {{ color: #f5f7fa; background: transparent; border: 1px solid #9aa5b1;
+  border-radius: 4px; padding: 2px 8px; cursor: pointer; }}
 main {{ padding: 0.5rem 1rem; }}
 table {{ border-collapse: collapse; font-size: 0.85rem; width: 100%; }}
 th, td {{ border-bottom: 1px solid #d9e2ec; padding: 0.2rem 0.4rem; text-align: left;
