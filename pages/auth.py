@@ -292,6 +292,8 @@ def _login(settings: Settings, engine: Engine) -> flask.Response:
                          details={**attempted, "reason": refused.reason})  # fmt: skip
             message = str(refused)
         else:
+            # A new login replaces the session this browser had (no second live cookie).
+            users.end_session(conn, request.cookies.get(SESSION_COOKIE, ""))
             token, csrf = users.open_session(conn, who.user_name, hours=settings.session_hours,
                                              client=request.user_agent.string)  # fmt: skip
             audit.record(conn, who, "login", who.subject, details={"client": _client()})
@@ -304,7 +306,8 @@ def _login(settings: Settings, engine: Engine) -> flask.Response:
                     secure=settings.cookie_secure, path="/")  # fmt: skip
     resp.set_cookie(CSRF_COOKIE, csrf, max_age=age, httponly=False, samesite="Strict",
                     secure=settings.cookie_secure, path="/")  # fmt: skip
-    resp.delete_cookie(LOGIN_CSRF_COOKIE, path=LOGIN_PATH)
+    resp.delete_cookie(LOGIN_CSRF_COOKIE, path=LOGIN_PATH, httponly=True, samesite="Strict",
+                       secure=settings.cookie_secure)  # fmt: skip
     return resp
 
 

@@ -316,6 +316,31 @@ def test_login_goes_back_only_to_a_local_path(env: Env, next_path: str, goes_to:
         assert r.status_code == 303 and r.headers["Location"] == goes_to
 
 
+def test_secure_cookies_behind_tls_and_a_new_login_replaces_the_old_session(env: Env) -> None:
+    user = make_user(env.engine, "viewer", env.a)
+    app = create_app(Settings(basemap_url=None, cookie_secure=True), env.engine)  # type: ignore[call-arg]
+    client = app.server.test_client()
+    form = client.get("/login")
+    assert "Secure" in form.headers["Set-Cookie"]
+    m = CSRF_FIELD.search(form.get_data(as_text=True))
+    assert m is not None
+    r = client.post("/login", data={"name": user.name, "password": user.password,
+                                    "csrf": m.group(1)})  # fmt: skip
+    cookies = r.headers.getlist("Set-Cookie")
+    assert r.status_code == 303 and all("Secure" in c for c in cookies), cookies
+    with login_session(env.base, user) as s:
+        first = s.cookies.get(auth.SESSION_COOKIE)
+        m = CSRF_FIELD.search(s.get(f"{env.base}/login", timeout=10).text)
+        assert m is not None
+        s.post(f"{env.base}/login", data={"name": user.name, "password": user.password,
+                                          "csrf": m.group(1)}, timeout=30)  # fmt: skip
+        assert s.cookies.get(auth.SESSION_COOKIE) != first
+        assert s.get(f"{env.base}/_dash-layout", timeout=30).status_code == 200
+    with requests.Session() as old:
+        old.cookies.set(auth.SESSION_COOKIE, first)
+        assert old.get(f"{env.base}/_dash-layout", timeout=10).status_code == 401
+
+
 def test_login_form_without_its_token_is_refused(env: Env) -> None:
     user = env.users["viewer"]
     with requests.Session() as s:
