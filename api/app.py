@@ -34,9 +34,24 @@ ROUTE_ACTIONS: dict[tuple[str, str], str] = {
     ("POST", "/imports/{kind}"): "import",
     ("GET", "/coverage/which-cameras"): "coverage",
     ("POST", "/coverage/which-cameras"): "coverage",
+    # OGC API - Features (api.features): reading needs view, coverage results need coverage
+    ("GET", "/collections"): "view",
+    ("GET", "/collections/{collectionId}"): "view",
+    ("GET", "/collections/{collectionId}/queryables"): "view",
+    ("GET", "/collections/{collectionId}/items"): "view",
+    ("GET", "/collections/{collectionId}/items/{featureId}"): "view",
+    ("GET", "/collections/blind-spots/items"): "coverage",
+    ("GET", "/collections/blind-spots/items/{featureId}"): "coverage",
+    ("GET", "/collections/coverage/items"): "coverage",
+    ("GET", "/collections/coverage/items/{featureId}"): "coverage",
+    # device writes (api.devices): cameras and checkpoints, validated by the survey importer
+    ("POST", "/collections/{collectionId}/items"): "import",
+    ("PUT", "/collections/{collectionId}/items/{featureId}"): "import",
+    ("DELETE", "/collections/{collectionId}/items/{featureId}"): "import",
+    ("POST", "/alarms"): "alarms",
 }
 """(method, route) -> the action (``store.access.PERMISSIONS``) its token must be allowed."""
-PUBLIC_ROUTES = {("GET", "/health")}
+PUBLIC_ROUTES = {("GET", "/health"), ("GET", "/"), ("GET", "/conformance"), ("GET", "/api")}
 """Routes anyone may call: they return no data."""
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -239,4 +254,30 @@ def create_app(settings: Settings, engine: Engine) -> web.Application:
     app.router.add_post("/imports/{kind}", upload_survey)
     app.router.add_get("/coverage/which-cameras", which_cameras)
     app.router.add_post("/coverage/which-cameras", which_cameras_batch)
+    _add_features(app, settings)
     return app
+
+
+def _add_features(app: web.Application, settings: Settings) -> None:
+    """OGC API - Features, device writes and alarm intake (guards in ROUTE_ACTIONS)."""
+    from api import alarms, devices, features
+    from store.access import signing_key
+
+    app[alarms.STREAM_KEY] = signing_key(settings)
+    r = app.router
+    r.add_get("/", features.landing)  # public: links only
+    r.add_get("/conformance", features.conformance)  # public
+    r.add_get("/api", features.api_document)  # public: the OpenAPI document
+    r.add_get("/collections", features.collections)
+    # result collections first: they need another action than the generic routes
+    for cid in ("blind-spots", "coverage"):
+        r.add_get(f"/collections/{cid}/items", features.items)
+        r.add_get(f"/collections/{cid}/items/{{featureId}}", features.item)
+    r.add_get("/collections/{collectionId}", features.collection)
+    r.add_get("/collections/{collectionId}/queryables", features.queryables)
+    r.add_get("/collections/{collectionId}/items", features.items)
+    r.add_post("/collections/{collectionId}/items", devices.create)
+    r.add_get("/collections/{collectionId}/items/{featureId}", features.item)
+    r.add_put("/collections/{collectionId}/items/{featureId}", devices.update)
+    r.add_delete("/collections/{collectionId}/items/{featureId}", devices.delete)
+    r.add_post("/alarms", alarms.post_alarm)

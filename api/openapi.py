@@ -1,0 +1,215 @@
+"""The OpenAPI 3.0 document of the HTTP API (served at ``GET /api``), built from the same
+tables the handlers use (collections, queryables, CRSs, route guards)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.features import CRS84, CRSS, DEFAULT_LIMIT, GCJ02, GEOJSON
+from store.features import COLLECTIONS, MAX_LIMIT
+
+PROBLEM = "application/problem+json"
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+def _param(name: str, where: str, description: str, schema: dict[str, Any],
+           required: bool = False) -> dict[str, Any]:  # fmt: skip
+    return {"name": name, "in": where, "description": description, "required": required,
+            "schema": schema, "style": "form", "explode": False}  # fmt: skip
+
+
+def _responses(ok: dict[str, Any], action: str | None) -> dict[str, Any]:
+    out = dict(ok)
+    out["400"] = _problem("a bad parameter or body; invalid_params names it")
+    if action is not None:
+        out["401"] = _problem("no valid bearer token")
+        out["403"] = _problem(f"the token's role may not {action}")
+    return out
+
+
+def _crs_param(name: str, what: str) -> dict[str, Any]:
+    return _param(name, "query", f"{what}: one of the URIs listed (default CRS84, lon/lat). "
+                  f"EPSG:4326/4490 are latitude first. {GCJ02} is a vendor extension: GCJ-02 "
+                  "(AMap/Tencent maps), lon/lat.", {"type": "string", "enum": list(CRSS),
+                                                    "default": CRS84})  # fmt: skip
+
+
+def _collection_paths(cid: str) -> dict[str, Any]:
+    coll = COLLECTIONS[cid]
+    item_id = {"type": coll.feature_id_type}
+    geo = {GEOJSON: {"schema": {"$ref": "#/components/schemas/FeatureCollection"}}}
+    one = {GEOJSON: {"schema": {"$ref": "#/components/schemas/Feature"}}}
+    filters = [_param(n, "query", q.description, {"type": q.type})
+               for n, q in coll.queryables.items()]  # fmt: skip
+    base = f"/collections/{cid}"
+    paths: dict[str, Any] = {
+        f"{base}/items": {"get": {
+            "summary": f"{coll.title}: one page of features", "operationId": f"items-{cid}",
+            "tags": [cid], "security": [{"bearer": []}],
+            "description": f"Needs a token whose role may '{coll.action}'; only the token's "
+                           "jurisdiction. Paging: follow the 'next' link (keyset 'after').",
+            "parameters": [
+                _param("limit", "query", f"features per page (at most {MAX_LIMIT}; more is "
+                       "served as the maximum)", {"type": "integer", "minimum": 1,
+                                                  "default": DEFAULT_LIMIT}),
+                _param("bbox", "query", "minx,miny,maxx,maxy in bbox-crs (its axis order)",
+                       {"type": "array", "minItems": 4, "maxItems": 4,
+                        "items": {"type": "number"}}),
+                _crs_param("bbox-crs", "CRS of bbox"),
+                _param("datetime", "query", "RFC 3339 instant or interval (a/b, ../b, a/..) on "
+                       f"{coll.time_name or '(no time property: 400)'}", {"type": "string"}),
+                _crs_param("crs", "CRS of the response geometry"),
+                _param("after", "query", "keyset of the next page (from the next link)",
+                       {"type": "integer"}),
+                *filters,
+            ],
+            "responses": _responses({"200": {
+                "description": "a page; header Content-Crs names the CRS", "content": geo,
+            }}, coll.action),
+        }},
+        f"{base}/items/{{featureId}}": {"get": {
+            "summary": f"{coll.title}: one feature", "operationId": f"item-{cid}",
+            "tags": [cid], "security": [{"bearer": []}],
+            "parameters": [_param("featureId", "path", "the feature id", item_id, True),
+                           _crs_param("crs", "CRS of the response geometry")],
+            "responses": _responses({"200": {"description": "the feature", "content": one},
+                                     "404": _problem("no such feature in the token's scope")},
+                                    coll.action),
+        }},
+    }  # fmt: skip
+    if coll.writable:
+        body = {"required": True, "content": {GEOJSON: {"schema": {
+            "$ref": "#/components/schemas/Feature"}}}}
+        crs_header = _param("Content-Crs", "header", f"CRS of the body's point (default <{CRS84}>)",
+                            {"type": "string"})  # fmt: skip
+        write = ("Needs a token whose role may 'import'. Validated exactly as a survey import "
+                 "(same fields, units and checks); a district token writes only inside its "
+                 "jurisdiction. One audit entry per request.")
+        paths[f"{base}/items"]["post"] = {
+            "summary": f"create a {cid[:-1]}", "operationId": f"create-{cid}", "tags": [cid],
+            "security": [{"bearer": []}], "description": write, "requestBody": body,
+            "parameters": [crs_header],
+            "responses": _responses({
+                "201": {"description": "created; Location names it", "content": one},
+                "403": _problem("outside the token's jurisdiction or clearance"),
+                "422": _problem("invalid properties; invalid_params names each field"),
+            }, "import"),
+        }  # fmt: skip
+        paths[f"{base}/items/{{featureId}}"]["put"] = {
+            "summary": f"update a {cid[:-1]} (properties left out keep their stored values)",
+            "operationId": f"update-{cid}", "tags": [cid], "security": [{"bearer": []}],
+            "description": write, "requestBody": body,
+            "parameters": [_param("featureId", "path", "device id", item_id, True), crs_header],
+            "responses": _responses({
+                "200": {"description": "the stored feature", "content": one},
+                "404": _problem("no such device in the token's scope"),
+                "422": _problem("invalid properties; invalid_params names each field"),
+            }, "import"),
+        }  # fmt: skip
+        paths[f"{base}/items/{{featureId}}"]["delete"] = {
+            "summary": f"delete a {cid[:-1]}", "operationId": f"delete-{cid}", "tags": [cid],
+            "security": [{"bearer": []}], "description": write,
+            "parameters": [_param("featureId", "path", "device id", item_id, True)],
+            "responses": _responses({
+                "204": {"description": "deleted"},
+                "404": _problem("no such device in the token's scope"),
+                "409": _problem("the device has sightings (evidence): not deleted"),
+            }, "import"),
+        }  # fmt: skip
+    return paths
+
+
+def document(base_url: str) -> dict[str, Any]:
+    """The OpenAPI 3.0.3 document with ``base_url`` as its server."""
+    paths: dict[str, Any] = {
+        "/": {"get": {"summary": "landing page", "operationId": "landing", "tags": ["ogc"],
+                      "responses": {"200": {"description": "links to the API definition, "
+                                            "conformance and data"}}}},
+        "/api": {"get": {"summary": "this document", "operationId": "api", "tags": ["ogc"],
+                         "responses": {"200": {"description": "OpenAPI 3.0"}}}},
+        "/conformance": {"get": {"summary": "conformance classes", "operationId": "conformance",
+                                 "tags": ["ogc"],
+                                 "responses": {"200": {"description": "conformsTo"}}}},
+        "/collections": {"get": {"summary": "the collections", "operationId": "collections",
+                                 "tags": ["ogc"], "security": [{"bearer": []}],
+                                 "responses": _responses({"200": {"description": "list"}},
+                                                         "view")}},
+        "/collections/{collectionId}": {"get": {
+            "summary": "one collection", "operationId": "collection", "tags": ["ogc"],
+            "security": [{"bearer": []}],
+            "parameters": [_param("collectionId", "path", "collection id",
+                                  {"type": "string", "enum": list(COLLECTIONS)}, True)],
+            "responses": _responses({"200": {"description": "the collection"},
+                                     "404": _problem("no such collection")}, "view")}},
+        "/collections/{collectionId}/queryables": {"get": {
+            "summary": "properties one may filter on (JSON Schema)", "operationId": "queryables",
+            "tags": ["ogc"], "security": [{"bearer": []}],
+            "parameters": [_param("collectionId", "path", "collection id",
+                                  {"type": "string", "enum": list(COLLECTIONS)}, True)],
+            "responses": _responses({"200": {"description": "JSON Schema"}}, "view")}},
+        "/alarms": {"post": {
+            "summary": "alarm intake: store an alarm, get the cameras that see its place",
+            "operationId": "alarm-intake", "tags": ["alarms"], "security": [{"bearer": []}],
+            "description": "Needs a token whose role may 'alarms'. The cameras come from the "
+                           "latest coverage run, inside the token's jurisdiction, best DORI "
+                           "level first then nearest, each with stream URLs (WebSocket, HLS, "
+                           "snapshot) signed for the token (valid stream_url_ttl_s). One audit "
+                           "entry per request.",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "$ref": "#/components/schemas/AlarmIn"}}}},
+            "responses": _responses({
+                "201": {"description": "stored; the cameras", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/AlarmOut"}}}},
+                "403": _problem("the place is outside the token's jurisdiction"),
+                "422": _problem("invalid body; invalid_params names each field")}, "alarms")}},
+        "/health": {"get": {"summary": "liveness (public, no data)", "operationId": "health",
+                            "responses": {"200": {"description": "ok"}}}},
+    }  # fmt: skip
+    for cid in COLLECTIONS:
+        paths.update(_collection_paths(cid))
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Sightline API", "version": "1.0",
+                 "description": "OGC API – Features over the city's camera network, device "
+                                "writes, alarm intake, survey imports and which-cameras."},
+        "servers": [{"url": base_url}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "sightline token create"}},
+            "schemas": {
+                "Problem": {"type": "object", "description": "RFC 9457", "properties": {
+                    "type": {"type": "string"}, "title": {"type": "string"},
+                    "status": {"type": "integer"}, "detail": {"type": "string"},
+                    "invalid_params": {"type": "array", "items": {"type": "string"}}}},
+                "Feature": {"type": "object", "required": ["type", "geometry", "properties"],
+                            "properties": {"type": {"type": "string", "enum": ["Feature"]},
+                                           "id": {}, "geometry": {"type": "object"},
+                                           "properties": {"type": "object"}}},
+                "FeatureCollection": {"type": "object", "properties": {
+                    "type": {"type": "string", "enum": ["FeatureCollection"]},
+                    "features": {"type": "array",
+                                 "items": {"$ref": "#/components/schemas/Feature"}},
+                    "numberMatched": {"type": "integer"}, "numberReturned": {"type": "integer"},
+                    "timeStamp": {"type": "string", "format": "date-time"},
+                    "links": {"type": "array", "items": {"type": "object"}}}},
+                "AlarmIn": {"type": "object", "required": ["lon", "lat"], "properties": {
+                    "lon": {"type": "number"}, "lat": {"type": "number"},
+                    "crs": {"type": "string", "description": "wgs84 (default), cgcs2000, "
+                            "gcj02 or bd09: the system of lon/lat"},
+                    "kind": {"type": "string", "default": "110"},
+                    "priority": {"type": "integer", "minimum": 1, "maximum": 5, "default": 3},
+                    "occurred_at": {"type": "string", "format": "date-time"},
+                    "external_id": {"type": "string", "maxLength": 64},
+                    "description": {"type": "string"}}},
+                "AlarmOut": {"type": "object", "properties": {
+                    "alarm_id": {"type": "integer"}, "jurisdiction": {"type": "string"},
+                    "run_id": {"type": "integer"},
+                    "cameras": {"type": "array", "items": {"type": "object"}}}},
+            },
+        },
+    }  # fmt: skip
