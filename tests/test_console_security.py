@@ -343,10 +343,14 @@ def test_secure_cookies_behind_tls_and_a_new_login_replaces_the_old_session(env:
 
 def test_login_form_without_its_token_is_refused(env: Env) -> None:
     user = env.users["viewer"]
+    before = _head(env.engine)
     with requests.Session() as s:
         r = s.post(f"{env.base}/login", data={"name": user.name, "password": user.password},
                    allow_redirects=False, timeout=10)  # fmt: skip
         assert r.status_code == 403 and auth.SESSION_COOKIE not in s.cookies
+    (entry,) = _audit(env.engine, before, "login")
+    assert (entry.actor, entry.outcome) == ("anonymous", "refused")
+    assert json.loads(entry.details)["reason"] == "login form token missing or wrong"
 
 
 def test_expired_or_idle_session_is_refused(env: Env) -> None:
