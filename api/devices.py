@@ -162,12 +162,15 @@ def feature_row(kind: str, feature: Any, crs_uri: str, device_id: str | None) ->
     return row
 
 
-def _errors(exc: ImportFailed) -> Invalid:
+def _errors(exc: ImportFailed, kind: str) -> Invalid:
     rename = {"x": "geometry", "y": "geometry", "row": "properties"}
     errors: list[dict[str, Any]] = [
-        {"field": rename.get(e.field, e.field), "value": e.value, "reason": e.reason}
+        {"field": rename.get(e.field, e.field), "value": e.value,
+         # the importer's advice is for the CLI; over the API an update is a PUT
+         "reason": e.reason.replace("(use --mode upsert to update it)",
+                                    f"(PUT /collections/{kind}/items/{e.value} updates it)")}
         for e in exc.report.errors
-    ]
+    ]  # fmt: skip
     names = list(dict.fromkeys(e["field"] for e in errors))
     scope = [e for e in errors if any(r in e["reason"] for r in _SCOPE_REASONS)]
     detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors[:5])
@@ -183,8 +186,10 @@ def _write(
     device_id = row.get("device_id", "")
     if update:
         with engine.connect() as conn:
-            if not store_features.device_in_scope(conn, coll.id, device_id, principal.scope):
-                return None
+            name = store_features.device_name(conn, coll.id, device_id, principal.scope)
+        if name is None:
+            return None
+        row.setdefault("name", name)  # required by the importer; left out = kept
     tmp = Path(tempfile.mkdtemp(prefix="sightline-feature-"))
     try:
         op = "update" if update else "create"
@@ -199,7 +204,7 @@ def _write(
                           mode="upsert" if update else "insert", principal=principal,
                           user=principal.user_name)  # fmt: skip
         except ImportFailed as exc:
-            raise _errors(exc) from exc
+            raise _errors(exc, coll.id) from exc
         except (CrsRequiredError, ValueError) as exc:
             raise Invalid(400, str(exc).splitlines()[0], ["properties"]) from exc
     finally:

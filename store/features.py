@@ -312,15 +312,16 @@ def item(
     return None if row is None else _row(row, wkb)
 
 
-def device_in_scope(conn: Connection, table: str, device_id: str, scope: Scope) -> bool:
-    """Whether the camera or checkpoint ``device_id`` exists inside ``scope``."""
+def device_name(conn: Connection, table: str, device_id: str, scope: Scope) -> str | None:
+    """The name of camera or checkpoint ``device_id`` if it exists inside ``scope``."""
     if table not in ("cameras", "checkpoints"):
         raise ValueError(f"{table} is not a device table")
     where = scope.devices("t", camera=table == "cameras")
-    return conn.execute(
-        text(f"SELECT 1 FROM {table} t WHERE t.device_id = :d AND {where}"),  # noqa: S608
+    name = conn.execute(
+        text(f"SELECT t.name FROM {table} t WHERE t.device_id = :d AND {where}"),  # noqa: S608
         {"d": device_id, **scope.params()},
-    ).first() is not None  # fmt: skip
+    ).scalar()  # fmt: skip
+    return None if name is None else str(name)
 
 
 @dataclass(frozen=True)

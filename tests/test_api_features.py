@@ -82,8 +82,9 @@ class Town:
             return list(conn.execute(text(sql), params).all())
 
 
-@pytest.fixture(scope="module")
-def town(city_url: str) -> Iterator[Town]:
+def make_town(city_url: str) -> Iterator[Town]:
+    """The demo city with a coverage run, tokens of each role for the city and two
+    districts, and the API serving it (for a module fixture: ``yield from``)."""
     engine = create_engine(city_url)
     with engine.connect() as conn:
         run_id = coverage.latest_run(conn)
@@ -111,6 +112,11 @@ def town(city_url: str) -> Iterator[Town]:
     yield Town(engine, api, run_id, codes, units, tokens)
     api.stop()
     engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def town(city_url: str) -> Iterator[Town]:
+    yield from make_town(city_url)
 
 
 def all_pages(town: Town, url: str, token: str) -> tuple[list[dict[str, Any]], list[Reply]]:
