@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 
+from importers.city import load_demo
 from importers.survey.importer import ImportFailed, import_survey
+from settings import Settings
+from store import migrate
 from store.scope import Principal, scope_of
 
 
@@ -78,7 +82,19 @@ def test_rows_of_another_district_are_row_errors_and_nothing_is_written(
     assert entries[0][1] == "refused" and '"status":"failed"' in entries[0][2]
 
 
-def test_replace_by_a_district_deletes_only_inside_it(city: Engine, tmp_path: Path) -> None:
+@pytest.fixture
+def own_city(fresh_db: str) -> Iterator[Engine]:
+    """A demo city of this test's own: a replace deletes most of a district's cameras."""
+    engine = create_engine(fresh_db)
+    migrate.upgrade(engine)
+    settings = Settings()
+    load_demo(engine, settings.demo_osm_file, settings.demo_seed)
+    yield engine
+    engine.dispose()
+
+
+def test_replace_by_a_district_deletes_only_inside_it(own_city: Engine, tmp_path: Path) -> None:
+    city = own_city
     with city.connect() as conn:
         pts = _district_points(conn)
         planner = _principal(conn, pts["a"][0], clearance=1)
