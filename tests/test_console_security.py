@@ -495,6 +495,24 @@ def test_two_districts_see_different_devices_and_not_each_others_streams(
     assert set(seen["commander"]).isdisjoint(seen["commander-b"])
 
 
+def test_an_open_page_goes_to_the_login_form_when_its_session_ends(env: Env) -> None:
+    user = make_user(env.engine, "commander", env.a)  # the health poll calls the server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                    args=["--no-sandbox", "--disable-gpu"])  # fmt: skip
+        try:
+            page = browser.new_page()
+            login_page(page, env.base, user)
+            page.wait_for_selector("path.sl-camera", state="attached", timeout=30_000)
+            with env.engine.begin() as conn:
+                conn.execute(text("UPDATE user_sessions SET expires_at = now() WHERE user_id = "
+                                  "(SELECT id FROM users WHERE name = :n)"), {"n": user.name})
+            page.wait_for_url(f"{env.base}/login?next=%2F", timeout=15_000)
+            assert page.is_visible("#login-form")
+        finally:
+            browser.close()
+
+
 # -- enumeration: every callback and route, every role, district A asking for district B --------
 def test_every_callback_and_route_is_classified(env: Env) -> None:
     app = env.app
