@@ -320,6 +320,7 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
     from api.app import create_app as create_api
+    from gateway.access_log import RedactingAccessLogger
     from store import migrate
     from store.engine import make_engine
 
@@ -329,7 +330,8 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings)
     migrate.upgrade(engine)
     print(f"Sightline API: http://{host}:{port}/", flush=True)
-    web.run_app(create_api(settings, engine), host=host, port=port, print=None)
+    web.run_app(create_api(settings, engine), host=host, port=port, print=None,
+                access_log_class=RedactingAccessLogger)
     return 0
 
 
@@ -337,6 +339,7 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
 def _gateway(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
+    from gateway.access_log import RedactingAccessLogger
     from gateway.app import create_app as create_gateway
     from gateway.app import limit_malloc_arenas
     from store import migrate
@@ -350,7 +353,7 @@ def _gateway(args: argparse.Namespace, settings: Settings) -> int:
     migrate.upgrade(engine)
     print(f"Sightline stream gateway: http://{host}:{port}/", flush=True)
     app = create_gateway(settings, engine, prober=not args.no_prober)
-    web.run_app(app, host=host, port=port, print=None)
+    web.run_app(app, host=host, port=port, print=None, access_log_class=RedactingAccessLogger)
     return 0
 
 
@@ -801,6 +804,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from api.app import create_app as create_api
     from app import create_app
+    from gateway.access_log import RedactingAccessLogger
     from store import migrate
     from store.engine import make_engine
 
@@ -826,7 +830,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Sightline API: http://{host}:{settings.api_port}/", flush=True)
     if not args.no_gateway:
         _start_gateway(settings, host, engine)
-    web.run_app(create_api(settings, engine), host=host, port=settings.api_port, print=None)
+    web.run_app(create_api(settings, engine), host=host, port=settings.api_port, print=None,
+                access_log_class=RedactingAccessLogger)
     return 0
 
 
