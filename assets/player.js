@@ -76,6 +76,12 @@
     };
     ws.onclose = function (ev) {
       if (self.closed) return;
+      if (ev.code === 4403) {
+        // The gateway withdrew access (user disabled, token revoked, camera out of scope).
+        self.closed = true;
+        self.say("Access to this camera was withdrawn.", "error");
+        return;
+      }
       if (ev.code === 1006 && self.retries === 0 && !self.stats.fragments) {
         // Refused before upgrading: bad or expired link.
         self.say("Cannot open this stream (link expired or not allowed). Click the camera again.",
@@ -112,7 +118,10 @@
       this.mime = msg.mime;
     } else if (msg.type === "status") {
       if (msg.state === "reconnecting") this.say("Camera unreachable — reconnecting…", "reconnecting");
-      else if (msg.state === "stopped") this.say("Stream stopped.", "stopped");
+      else if (msg.state === "stopped" && msg.reason === "access") {
+        this.closed = true;
+        this.say("Access to this camera was withdrawn.", "error");
+      } else if (msg.state === "stopped") this.say("Stream stopped.", "stopped");
     }
   };
 
