@@ -89,3 +89,22 @@ def test_ci_runs_the_readme_test_command() -> None:
         line.strip() for line in ci if line.strip() and not line.startswith(("#", "set ", "cd "))
     ]
     assert commands and all(c in readme for c in commands)
+
+
+def test_request_paths_never_use_the_operator_scope() -> None:
+    """``EVERYTHING`` / ``cli_principal`` are the operator's (the CLI at the server). A console
+    page, layer or API handler using them would show every district to everyone; the gateway
+    maps only operator-signed ``cli:`` URLs to it (one place, ``gateway.app``)."""
+    import re
+
+    pattern = re.compile(r"\bEVERYTHING\b|\bcli_principal\b")
+    offenders = [
+        str(path.relative_to(PROJECT_ROOT))
+        for top, path in _sources()
+        if top in {"app", "pages", "layers", "api"} and pattern.search(path.read_text())
+    ]
+    gateway = [p for top, p in _sources() if top == "gateway" and pattern.search(p.read_text())]
+    assert offenders == []
+    assert [p.name for p in gateway] == ["app.py"]
+    uses = pattern.findall((PROJECT_ROOT / "gateway" / "app.py").read_text())
+    assert len(uses) == 2  # the import and the one cli: mapping
