@@ -88,10 +88,25 @@ def test_a_run_fills_every_result_table(city: Engine, first_run: int) -> None:
     assert by_status == results["entry_roads_by_status"]
 
 
+def _audit_of(engine: Engine, action: str) -> list[tuple[str, str]]:
+    with engine.connect() as conn:
+        return [(r.actor, r.target) for r in conn.execute(
+            text("SELECT actor, target FROM audit_log WHERE action = :a ORDER BY seq"),
+            {"a": action})]  # fmt: skip
+
+
 def test_rerun_gives_byte_identical_geometry(city: Engine, first_run: int) -> None:
-    again = run_coverage(city, workers=1)
+    from store.scope import Principal, Scope
+
+    before = _audit_of(city, "coverage.run")
+    planner = Principal("user:planner-x", "planner-x", "planner", Scope())
+    again = run_coverage(city, workers=1, principal=planner)
     assert again.run_id is not None and again.run_id != first_run
     assert _level_wkb(city, again.run_id) == _level_wkb(city, first_run)
+    # one audit entry per stored run, under who started it; none for an unsaved run
+    assert _audit_of(city, "coverage.run") == [*before, ("user:planner-x", str(again.run_id))]
+    run_coverage(city, workers=1, save=False)
+    assert len(_audit_of(city, "coverage.run")) == len(before) + 1
 
 
 def _grid_azimuth(lon: float, lat: float, az_true: float, crs: str) -> float:

@@ -20,6 +20,7 @@ from settings import Settings
 from store import migrate
 from store import placement as store_pl
 from store.cluster import LocalCluster
+from store.scope import Principal, scope_of
 
 # Coarser than the CLI defaults (one lens, 90-degree steps, sparser sites and demand) so the
 # module stays well under a minute; the geometry and the solver are the same.
@@ -131,10 +132,25 @@ def test_accept_inserts_valid_cameras_and_the_rerun_confirms_the_gain(
     pid = proposal.proposal_id
     assert pid is not None
     before = run_coverage(city_engine, save=False).totals["blind_spot_m2"]
+    with city_engine.connect() as conn:
+        audited = conn.execute(text("SELECT count(*) FROM audit_log "
+                                    "WHERE action = 'placement.accept'")).scalar_one()  # fmt: skip
+        # a station of a district with no site of this proposal: the acceptance is refused
+        station = conn.execute(text(
+            "SELECT j.id FROM jurisdictions j WHERE j.level = 'station' AND NOT EXISTS ("
+            "SELECT 1 FROM placement_sites s WHERE s.proposal_id = :p "
+            "AND ST_Covers(j.geom, s.geom)) ORDER BY j.id LIMIT 1"), {"p": pid}
+        ).scalar_one()  # fmt: skip
+        outsider = Principal("user:p-x", "p-x", "planner", scope_of(conn, station, 0))
+    with pytest.raises(store_pl.ProposalError, match="outside your jurisdiction"):
+        pr.accept(city_engine, pid, [1], principal=outsider)
     with pytest.raises(store_pl.ProposalError, match="no site of rank"):
         pr.accept(city_engine, pid, [11])
     added = pr.accept(city_engine, pid, [1, 2])
     added += pr.accept(city_engine, pid)  # the rest
+    with city_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM audit_log WHERE action = "
+                                 "'placement.accept'")).scalar_one() == audited + 2  # fmt: skip
     assert len(added) == 10 and added[-1]["proposal_status"] == "accepted"
     for a in added:
         parsed = parse_device_id(a["device_id"])
