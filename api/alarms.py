@@ -29,7 +29,23 @@ from store.coverage import cameras_seeing, latest_run
 from store.scope import Principal
 
 ACTION = "alarms"
-STREAM_KEY = web.AppKey("stream_key", bytes)
+
+
+class KeyCache:
+    """The stream signing key, read on first use (``store.access.signing_key`` may create
+    the key file: not at app construction)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._key: bytes | None = None
+
+    def get(self) -> bytes:
+        if self._key is None:
+            self._key = access.signing_key(self.settings)
+        return self._key
+
+
+STREAM_KEY = web.AppKey("stream_key", KeyCache)
 _FIELDS = ("lon", "lat", "crs", "kind", "priority", "occurred_at", "external_id", "description")
 
 
@@ -162,7 +178,7 @@ async def post_alarm(request: web.Request) -> web.Response:
     except Invalid as exc:
         await require(request, engine, ACTION)
         return exc.response()
-    key, base = request.app[STREAM_KEY], gateway_base(settings, request)
+    key, base = request.app[STREAM_KEY].get(), gateway_base(settings, request)
     body = await authorized(
         request, engine, ACTION,
         lambda conn, principal: intake(conn, principal, alarm, key, base,

@@ -261,9 +261,8 @@ def create_app(settings: Settings, engine: Engine) -> web.Application:
 def _add_features(app: web.Application, settings: Settings) -> None:
     """OGC API - Features, device writes and alarm intake (guards in ROUTE_ACTIONS)."""
     from api import alarms, devices, features
-    from store.access import signing_key
 
-    app[alarms.STREAM_KEY] = signing_key(settings)
+    app[alarms.STREAM_KEY] = alarms.KeyCache(settings)
     r = app.router
     r.add_get("/", features.landing)  # public: links only
     r.add_get("/conformance", features.conformance)  # public

@@ -198,21 +198,23 @@ class Page:
     run_id: int | None = None
 
 
-def _geometry(coll: Collection, flip: bool) -> str:
-    geom = "t.geom" if not flip else "ST_FlipCoordinates(t.geom)"
-    return f"ST_AsGeoJSON({geom}, 9)::json"
-
-
-def _properties(coll: Collection) -> str:
-    return "json_build_object(" + ", ".join(f"'{n}', {s}" for n, s in coll.properties) + ")"
+def _from(coll: Collection) -> str:
+    """The collection's tables and its properties as the row ``fp`` (``row_to_json(fp)`` is a
+    third faster than ``json_build_object`` with the same members)."""
+    props = ", ".join(f'{sql} AS "{name}"' for name, sql in coll.properties)
+    return f"{coll.from_sql} CROSS JOIN LATERAL (SELECT {props}) fp"
 
 
 def _select(coll: Collection, flip: bool, wkb: bool) -> str:
+    """The feature as GeoJSON text (or id JSON, properties JSON and WKB), assembled from
+    text so that nothing is parsed again."""
     if wkb:
-        return (f"to_json({coll.feature_id})::text AS fid, {_properties(coll)}::text AS props, "
+        return (f"to_json({coll.feature_id})::text AS fid, row_to_json(fp)::text AS props, "
                 "ST_AsBinary(t.geom) AS wkb")  # fmt: skip
-    return (f"json_build_object('type', 'Feature', 'id', {coll.feature_id}, "
-            f"'geometry', {_geometry(coll, flip)}, 'properties', {_properties(coll)})::text")
+    geom = "t.geom" if not flip else "ST_FlipCoordinates(t.geom)"
+    return (f"""'{{"type":"Feature","id":' || to_json({coll.feature_id})::text || """
+            f"""',"geometry":' || coalesce(ST_AsGeoJSON({geom}, 9), 'null') || """
+            """',"properties":' || row_to_json(fp)::text || '}'""")
 
 
 def _row(r: Any, wkb: bool) -> Any:
@@ -283,7 +285,7 @@ def items(
     keyset = "" if after is None else " AND t.id > :after"
     params["after"] = after
     rows = conn.execute(
-        text(f"SELECT t.id AS k, {_select(coll, flip, wkb)} FROM {coll.from_sql} "  # noqa: S608
+        text(f"SELECT t.id AS k, {_select(coll, flip, wkb)} FROM {_from(coll)} "  # noqa: S608
              f"WHERE {where}{keyset} ORDER BY t.id LIMIT :n"),
         params,
     ).all()  # fmt: skip
@@ -305,7 +307,7 @@ def item(
             return None
         fid = int(feature_id)
     row = conn.execute(
-        text(f"SELECT t.id AS k, {_select(coll, flip, wkb)} FROM {coll.from_sql} "  # noqa: S608
+        text(f"SELECT t.id AS k, {_select(coll, flip, wkb)} FROM {_from(coll)} "  # noqa: S608
              f"WHERE {coll.feature_id} = :fid AND {coll.scope(scope)}"),
         {"fid": fid, **scope.params()},
     ).first()  # fmt: skip
