@@ -344,6 +344,7 @@ async def items(request: web.Request) -> web.Response:
         page = store_features.items(
             conn, coll, principal.scope, bbox=q.bbox, interval=q.interval, filters=q.filters,
             after=q.after, limit=q.limit, flip=q.crs.flip, wkb=q.crs.gcj,
+            count=q.after is None,  # numberMatched on the first page: a count costs a scan
         )  # fmt: skip
         feats = gcj_features(page.features) if q.crs.gcj else page.features
         return _page_body(request, coll, q, page, feats)
