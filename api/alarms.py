@@ -18,9 +18,10 @@ from urllib.parse import urlencode
 from aiohttp import web
 from sqlalchemy import Connection
 
+from api.app import SETTINGS, problem
 from api.auth import authorized, require
 from api.devices import Invalid
-from api.features import engine_of, problem
+from api.features import engine_of
 from gis.crs import CrsError, parse_crs_name, transform_xy
 from settings import Settings
 from store import access, audit
@@ -165,8 +166,6 @@ def intake(conn: Connection, principal: Principal, alarm: dict[str, Any], key: b
 async def post_alarm(request: web.Request) -> web.Response:
     """POST /alarms {lon, lat, crs?, kind?, priority?, occurred_at?, external_id?,
     description?}: 201 with the stored alarm's id and the cameras that see the place."""
-    from api.app import SETTINGS
-
     engine, settings = engine_of(request), request.app[SETTINGS]
     try:
         data = await request.json()

@@ -1,7 +1,10 @@
-"""The HTTP API app factory: survey uploads and which-cameras lookups (one point or a batch).
+"""The HTTP API app factory: survey uploads, which-cameras lookups (one point or a batch), and
+OGC API - Features with device writes and alarm intake (:mod:`api.features`, :mod:`api.devices`,
+:mod:`api.alarms`).
 
-Every route but ``GET /health`` needs a token (:mod:`api.auth`) whose role may do the route's
-action (:data:`ROUTE_ACTIONS`), and answers only with what the token's scope may see.
+Every route but the public ones (:data:`PUBLIC_ROUTES`: health, the landing page, conformance
+and the OpenAPI document, none with data) needs a token (:mod:`api.auth`) whose role may do the
+route's action (:data:`ROUTE_ACTIONS`), and answers only with what the token's scope may see.
 Errors are RFC 9457 problem+json. Uploads stream to a private temporary directory with a size
 limit, then go through the same importer as the CLI, in a worker thread.
 """
@@ -260,7 +263,7 @@ def create_app(settings: Settings, engine: Engine) -> web.Application:
 
 def _add_features(app: web.Application, settings: Settings) -> None:
     """OGC API - Features, device writes and alarm intake (guards in ROUTE_ACTIONS)."""
-    from api import alarms, devices, features
+    from api import alarms, devices, features  # they import this module's keys and problem()
 
     app[alarms.STREAM_KEY] = alarms.KeyCache(settings)
     r = app.router

@@ -24,6 +24,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import Connection, Engine
 
+from api.app import problem
 from api.auth import authorized, require
 from api.features import (
     CGCS2000,
@@ -36,7 +37,6 @@ from api.features import (
     engine_of,
     feature_text,
     parse_crs,
-    problem,
     with_links,
 )
 from importers.survey.columns import FIELDS, normalise_header

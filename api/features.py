@@ -22,6 +22,7 @@ import shapely
 from aiohttp import web
 from sqlalchemy import Connection, Engine
 
+from api.app import ENGINE, problem
 from api.auth import authorized, require
 from gis.crs import transform_xy
 from store import features as store_features
@@ -69,21 +70,12 @@ class BadQuery(ValueError):
         self.param = param
 
 
-def problem(status: int, title: str, detail: str, **extra: Any) -> web.Response:
-    """An RFC 9457 problem+json response."""
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    return web.Response(status=status, text=json.dumps(body, ensure_ascii=False, default=str),
-                        content_type="application/problem+json")  # fmt: skip
-
-
 def _json(body: Any, content_type: str = "application/json", **kw: Any) -> web.Response:
     return web.Response(text=json.dumps(body, ensure_ascii=False, default=str),
                         content_type=content_type.split(";")[0], **kw)  # fmt: skip
 
 
 def engine_of(request: web.Request) -> Engine:
-    from api.app import ENGINE  # the app module registers these handlers: import at call time
-
     return request.app[ENGINE]
 
 

@@ -267,6 +267,14 @@ def test_bbox_selects_what_shapely_selects(town: Town) -> None:
     feats2, _ = all_pages(town, town.url("/collections/cameras/items", bbox=flipped,
                                          **{"bbox-crs": CGCS2000}), tok)  # fmt: skip
     assert {f["id"] for f in feats2} == inside
+    # a box drawn on a GCJ-02 (AMap) basemap: its corners in WGS-84 bound the selection
+    gx, gy = transform_xy([box[0], box[2]], [box[1], box[3]], "wgs84", "gcj02")
+    gcj = ",".join(map(str, (gx[0], gy[0], gx[1], gy[1])))
+    feats3, _ = all_pages(town, town.url("/collections/cameras/items", bbox=gcj,
+                                         **{"bbox-crs": GCJ02}), tok)  # fmt: skip
+    near = {d for d, (x, y) in pts.items()
+            if min(abs(x - box[0]), abs(x - box[2]), abs(y - box[1]), abs(y - box[3])) < 1e-5}
+    assert {f["id"] for f in feats3} - near == inside - near  # GCJ-02 offsets vary by < 1 m
     # polygons: key areas whose geometry intersects the box
     rows = town.sql("SELECT id, ST_AsBinary(geom) FROM key_areas")
     geoms = shapely.from_wkb([bytes(r[1]) for r in rows])
