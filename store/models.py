@@ -23,7 +23,7 @@ from sqlalchemy import (
     Text,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SRID = 4326
@@ -648,3 +648,29 @@ class AuditEntry(Base):
     details: Mapped[str] = mapped_column(Text)  # canonical JSON text, hashed verbatim
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class Patrol(Base):
+    """A saved video patrol (视频巡逻 / 轮巡): cameras shown in turn, ``interval_s`` seconds each
+    page of the grid. ``jurisdiction_id`` is the owner's unit when saved (None: the whole
+    platform): only users whose scope holds it see the patrol."""
+
+    __tablename__ = "patrols"
+    __table_args__ = (
+        CheckConstraint("interval_s >= 3 AND interval_s <= 3600", name="interval_range"),
+        CheckConstraint("cardinality(device_ids) BETWEEN 1 AND 200", name="device_count"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    device_ids: Mapped[list[str]] = mapped_column(ARRAY(String(20)))  # GB/T 28181 ids, in order
+    interval_s: Mapped[int] = mapped_column(Integer, server_default="10")
+    jurisdiction_id: Mapped[int | None] = mapped_column(
+        ForeignKey("jurisdictions.id", ondelete="RESTRICT"), index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
