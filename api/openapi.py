@@ -19,7 +19,8 @@ def _problem(description: str) -> dict[str, Any]:
 def _param(name: str, where: str, description: str, schema: dict[str, Any],
            required: bool = False) -> dict[str, Any]:  # fmt: skip
     return {"name": name, "in": where, "description": description, "required": required,
-            "schema": schema, "style": "form", "explode": False}  # fmt: skip
+            "schema": schema, "style": "form" if where == "query" else "simple",
+            "explode": False}  # fmt: skip
 
 
 def _responses(ok: dict[str, Any], action: str | None) -> dict[str, Any]:
