@@ -103,12 +103,14 @@ def feature_row(kind: str, feature: Any, crs_uri: str, device_id: str | None) ->
         raise Invalid(400, 'send one GeoJSON Feature ({"type": "Feature", ...})', ["type"])
     geom = feature.get("geometry")
     coords = geom.get("coordinates") if isinstance(geom, dict) else None
-    if (not isinstance(geom, dict) or geom.get("type") != "Point" or not isinstance(coords, list)
-            or len(coords) not in (2, 3)
+    keep_place = geom is None and device_id is not None  # an update that does not move it
+    if not keep_place and (
+            not isinstance(geom, dict) or geom.get("type") != "Point"
+            or not isinstance(coords, list) or len(coords) not in (2, 3)
             or not all(isinstance(v, int | float) and not isinstance(v, bool)
                        and math.isfinite(v) for v in coords)):  # fmt: skip
-        raise Invalid(422, "geometry must be a GeoJSON Point with finite coordinates",
-                      ["geometry"])  # fmt: skip
+        raise Invalid(422, "geometry must be a GeoJSON Point with finite coordinates (null "
+                      "in an update keeps the stored position)", ["geometry"])  # fmt: skip
     props = feature.get("properties")
     if props is None:
         props = {}
@@ -117,9 +119,10 @@ def feature_row(kind: str, feature: Any, crs_uri: str, device_id: str | None) ->
     known = {f.name for f in FIELDS[kind]} - {"x", "y", "wkt"}
     aliases = {normalise_header(a) for f in FIELDS[kind] for a in f.aliases}
     row: dict[str, str] = {}
-    lat_first = crs_uri in (EPSG4326, CGCS2000)
-    row["x"], row["y"] = (repr(coords[1]), repr(coords[0])) if lat_first else (
-        repr(coords[0]), repr(coords[1]))  # fmt: skip
+    if coords is not None:
+        lat_first = crs_uri in (EPSG4326, CGCS2000)
+        row["x"], row["y"] = (repr(coords[1]), repr(coords[0])) if lat_first else (
+            repr(coords[0]), repr(coords[1]))  # fmt: skip
     res: dict[str, Any] = {}
     for name, value in props.items():
         if name in READ_ONLY:
@@ -181,15 +184,18 @@ def _write(
     engine: Engine, coll: Collection, principal: Principal, row: dict[str, str], crs: str,
     update: bool,
 ) -> str | None:  # fmt: skip
-    """Import the row; the stored feature as GeoJSON (None: the device to update is not in
-    the principal's scope). Raises :class:`Invalid`."""
+    """Import the row (its x, y in ``crs``); the stored feature as GeoJSON (None: the device
+    to update is not in the principal's scope). Raises :class:`Invalid`."""
     device_id = row.get("device_id", "")
     if update:
         with engine.connect() as conn:
-            name = store_features.device_name(conn, coll.id, device_id, principal.scope)
-        if name is None:
+            stored = store_features.device_row(conn, coll.id, device_id, principal.scope)
+        if stored is None:
             return None
+        name, lon, lat = stored
         row.setdefault("name", name)  # required by the importer; left out = kept
+        if "x" not in row:  # geometry null: the stored position (WGS-84)
+            row["x"], row["y"], crs = repr(lon), repr(lat), "wgs84"
     tmp = Path(tempfile.mkdtemp(prefix="sightline-feature-"))
     try:
         op = "update" if update else "create"

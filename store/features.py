@@ -314,16 +314,20 @@ def item(
     return None if row is None else _row(row, wkb)
 
 
-def device_name(conn: Connection, table: str, device_id: str, scope: Scope) -> str | None:
-    """The name of camera or checkpoint ``device_id`` if it exists inside ``scope``."""
+def device_row(
+    conn: Connection, table: str, device_id: str, scope: Scope
+) -> tuple[str, float, float] | None:
+    """Name, longitude and latitude (EPSG:4326) of camera or checkpoint ``device_id`` if it
+    exists inside ``scope``."""
     if table not in ("cameras", "checkpoints"):
         raise ValueError(f"{table} is not a device table")
     where = scope.devices("t", camera=table == "cameras")
-    name = conn.execute(
-        text(f"SELECT t.name FROM {table} t WHERE t.device_id = :d AND {where}"),  # noqa: S608
+    row = conn.execute(
+        text(f"SELECT t.name, ST_X(t.geom) x, ST_Y(t.geom) y FROM {table} t "  # noqa: S608
+             f"WHERE t.device_id = :d AND {where}"),
         {"d": device_id, **scope.params()},
-    ).scalar()  # fmt: skip
-    return None if name is None else str(name)
+    ).first()  # fmt: skip
+    return None if row is None else (str(row.name), float(row.x), float(row.y))
 
 
 @dataclass(frozen=True)

@@ -97,16 +97,22 @@ def test_camera_round_trip_create_read_update_delete(town: Town) -> None:
              {"Content-Crs": f"<{CGCS2000}>"})  # fmt: skip
     assert r.status == 200 and np.allclose(r.body["geometry"]["coordinates"], moved)
     assert r.body["properties"]["name"] == "renamed"  # left out: kept
+    # geometry null: only properties change (with a GCJ-02 Content-Crs that then has no use)
+    r = call("PUT", town.url(f"/collections/cameras/items/{device}"), tok,
+             {"type": "Feature", "geometry": None, "properties": {"tilt_deg": 20}},
+             {"Content-Crs": GCJ02})  # fmt: skip
+    assert r.status == 200 and np.allclose(r.body["geometry"]["coordinates"], moved)
+    assert r.body["properties"]["tilt_deg"] == 20
     r = call("DELETE", town.url(f"/collections/cameras/items/{device}"), tok)
     assert r.status == 204
     assert call("GET", town.url(f"/collections/cameras/items/{device}"), tok).status == 404
     assert call("DELETE", town.url(f"/collections/cameras/items/{device}"), tok).status == 404
-    # one audit entry per write: create and both updates as imports, the delete as such
+    # one audit entry per write: create and the updates as imports, the delete as such
     imports = _audit(town, "import", seq)
     assert [(i.target, i.outcome) for i in imports] == [
         (f"cameras-create-{device}.csv", "ok"), (f"cameras-update-{device}.csv", "ok"),
-        (f"cameras-update-{device}.csv", "ok")]  # fmt: skip
-    assert [json.loads(i.details)["mode"] for i in imports] == ["insert", "upsert", "upsert"]
+        (f"cameras-update-{device}.csv", "ok"), (f"cameras-update-{device}.csv", "ok")]
+    assert [json.loads(i.details)["mode"] for i in imports] == ["insert"] + ["upsert"] * 3
     deletes = _audit(town, "device.delete", seq)
     assert [(d.target, d.outcome) for d in deletes] == [(device, "ok")]
     assert {i.actor for i in [*imports, *deletes]} == {deletes[0].actor}
@@ -152,6 +158,7 @@ def test_invalid_payloads_name_the_field_and_write_nothing(town: Town) -> None:
         ({**_camera(device, xy), "geometry": {"type": "LineString",
                                               "coordinates": [xy, xy]}}, 422, ["geometry"]),
         ({**_camera(device, xy), "properties": [1]}, 422, ["properties"]),
+        ({**_camera(device, xy), "geometry": None}, 422, ["geometry"]),
         ({"type": "FeatureCollection", "features": []}, 400, ["type"]),
         (b"{not json", 400, ["body"]),
     ]  # fmt: skip
