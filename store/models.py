@@ -297,7 +297,12 @@ class Alarm(Base):
 
 
 class Sighting(Base):
-    """An object reference seen at a checkpoint or camera at a time. No images, no biometrics."""
+    """An object reference seen at a checkpoint or camera at a time. No images, no biometrics.
+
+    Partitioned by month of ``seen_at`` (``store.sightings`` creates the partitions); the
+    unique index is the object lookup and refuses duplicates. No surrogate key: the ORM
+    identity is (object_ref, seen_at) (one device column is always NULL).
+    """
 
     __tablename__ = "sightings"
     __table_args__ = (
@@ -305,19 +310,41 @@ class Sighting(Base):
         CheckConstraint(
             "confidence IS NULL OR (confidence >= 0 AND confidence <= 1)", name="confidence_range"
         ),
-        Index("ix_sightings_object_ref_seen_at", "object_ref", "seen_at"),
+        Index("ix_sightings_object_ref_seen_at", "object_ref", "seen_at", "camera_id",
+              "checkpoint_id", unique=True, postgresql_nulls_not_distinct=True),
+        Index("ix_sightings_seen_at_brin", "seen_at", postgresql_using="brin",
+              postgresql_with={"autosummarize": "on"}),
+        {"postgresql_partition_by": "RANGE (seen_at)"},
     )
+    __mapper_args__ = {"primary_key": ["object_ref", "seen_at"]}
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    object_ref: Mapped[str] = mapped_column(Text)
+    seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    camera_id: Mapped[int | None] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
     checkpoint_id: Mapped[int | None] = mapped_column(
         ForeignKey("checkpoints.id", ondelete="CASCADE")
     )
-    camera_id: Mapped[int | None] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
-    seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    object_ref: Mapped[str] = mapped_column(Text)
     direction: Mapped[str | None] = mapped_column(String(16))
     lane: Mapped[int | None] = mapped_column(Integer)
     confidence: Mapped[float | None] = mapped_column(Float)
+
+
+class SightingCount(Base):
+    """Sightings per device and UTC hour, kept by the sightings loader (device counts)."""
+
+    __tablename__ = "sighting_counts"
+    __table_args__ = (
+        Index("ix_sighting_counts_hour", "hour", "camera_id", "checkpoint_id", unique=True,
+              postgresql_nulls_not_distinct=True),
+    )
+    __mapper_args__ = {"primary_key": ["hour", "camera_id", "checkpoint_id"]}
+
+    hour: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    camera_id: Mapped[int | None] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    checkpoint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("checkpoints.id", ondelete="CASCADE")
+    )
+    n: Mapped[int] = mapped_column(BigInteger)
 
 
 class DatasetLoad(Base):
