@@ -101,7 +101,8 @@ def _collection_paths(cid: str) -> dict[str, Any]:
             }, "import"),
         }  # fmt: skip
         paths[f"{base}/items/{{featureId}}"]["put"] = {
-            "summary": f"update a {cid[:-1]} (properties left out keep their stored values)",
+            "summary": f"update a {cid[:-1]} (properties left out keep their stored values; "
+                       "geometry null keeps the position)",
             "operationId": f"update-{cid}", "tags": [cid], "security": [{"bearer": []}],
             "description": write, "requestBody": body,
             "parameters": [_param("featureId", "path", "device id", item_id, True), crs_header],

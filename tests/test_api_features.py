@@ -57,7 +57,8 @@ def call(method: str, url: str, token: str | None = None, body: Any = None,
         with urllib.request.urlopen(req, timeout=60) as resp:
             status, raw, h = resp.status, resp.read(), dict(resp.headers)
     except urllib.error.HTTPError as exc:
-        status, raw, h = exc.code, exc.read(), dict(exc.headers)
+        with exc:  # an unclosed error response is a ResourceWarning (an error here)
+            status, raw, h = exc.code, exc.read(), dict(exc.headers)
     try:
         parsed: Any = json.loads(raw) if raw else None
     except ValueError:
