@@ -32,7 +32,7 @@ ACTIONS = (
     "login", "logout", "user.create", "user.password", "user.disable", "user.enable",
     "user.unlock", "token.create", "token.revoke", "import", "coverage.run",
     "placement.propose", "placement.accept", "stream.open", "trajectory.query", "export",
-    "audit.view", "device.delete", "alarm.intake",
+    "audit.view", "device.delete", "alarm.intake", "sightings.import",
 )  # fmt: skip
 """Every action the log records (:func:`record` refuses others, so a typo cannot hide)."""
 
