@@ -70,9 +70,10 @@ class BadQuery(ValueError):
         self.param = param
 
 
-def _json(body: Any, content_type: str = "application/json", **kw: Any) -> web.Response:
+def _json(body: Any, content_type: str = "application/json") -> web.Response:
+    # a header, not content_type=: aiohttp refuses parameters there (OpenAPI's ;version=3.0)
     return web.Response(text=json.dumps(body, ensure_ascii=False, default=str),
-                        content_type=content_type.split(";")[0], **kw)  # fmt: skip
+                        headers={"Content-Type": content_type})  # fmt: skip
 
 
 def engine_of(request: web.Request) -> Engine:

@@ -151,6 +151,7 @@ def test_landing_page_links_to_api_conformance_and_data(town: Town) -> None:
     assert rels["service-desc"]["type"].startswith("application/vnd.oai.openapi+json")
     doc = call("GET", rels["service-desc"]["href"])
     assert doc.status == 200 and doc.body["openapi"].startswith("3.0")
+    assert doc.headers["Content-Type"].replace(" ", "").startswith(rels["service-desc"]["type"])
     assert doc.body["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     # every route of the app is in the document (bar HEAD twins and /health's own)
     routes = {(m.lower(), p) for m, p in api_app.ROUTE_ACTIONS} | {
