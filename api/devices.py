@@ -296,14 +296,15 @@ async def delete(request: web.Request) -> web.Response:
         if done.found:
             audit.record(conn, principal, "device.delete", fid,
                          outcome="ok" if done.deleted else "refused",
-                         details={"collection": coll.id, "sightings": done.sightings})  # fmt: skip
+                         details={"collection": coll.id,
+                                  "has_sightings": done.has_sightings})  # fmt: skip
         return done
 
     done = await authorized(request, engine, ACTION, work)
     if not done.found:
         return problem(404, "Not Found", f"no {coll.id[:-1]} {fid!r} in your jurisdiction")
     if not done.deleted:
-        return problem(409, "Conflict", f"{fid} has {done.sightings} sightings; deleting it "
+        return problem(409, "Conflict", f"{fid} has sightings; deleting it "
                        "would delete them (evidence): not deleted")  # fmt: skip
     return web.Response(status=204)
 

@@ -332,18 +332,21 @@ def device_row(
 
 @dataclass(frozen=True)
 class Deleted:
-    """What :func:`delete_device` did: ``found`` (in scope) and the sightings that stopped it."""
+    """What :func:`delete_device` did: ``found`` (in scope), ``deleted``, and whether
+    sightings of the device stopped it."""
 
     found: bool
     deleted: bool
-    sightings: int = 0
+    has_sightings: bool = False
 
 
 def delete_device(conn: Connection, table: str, device_id: str, scope: Scope) -> Deleted:
     """Delete a camera or checkpoint inside ``scope`` in the caller's transaction.
 
     A device with sightings is not deleted (the foreign key would delete the sightings with
-    it, and they are evidence); ``sightings`` says how many.
+    it, and they are evidence). Sightings have no index on the device (they are partitioned by
+    month and looked up by object): the check stops at the first one, and costs what the
+    foreign key's own cascade would cost on delete.
     """
     if table not in ("cameras", "checkpoints"):
         raise ValueError(f"{table} is not a device table")
@@ -356,11 +359,11 @@ def delete_device(conn: Connection, table: str, device_id: str, scope: Scope) ->
     if row is None:
         return Deleted(False, False)
     column = "camera_id" if table == "cameras" else "checkpoint_id"
-    seen = int(conn.execute(
-        text(f"SELECT count(*) FROM sightings WHERE {column} = :i"), {"i": row.id}  # noqa: S608
-    ).scalar_one())  # fmt: skip
+    seen = conn.execute(
+        text(f"SELECT 1 FROM sightings WHERE {column} = :i LIMIT 1"), {"i": row.id}  # noqa: S608
+    ).first() is not None  # fmt: skip
     if seen:
-        return Deleted(True, False, seen)
+        return Deleted(True, False, True)
     conn.execute(text(f"DELETE FROM {table} WHERE id = :i"), {"i": row.id})  # noqa: S608
     return Deleted(True, True)
 
