@@ -10,12 +10,15 @@ from sqlalchemy import Engine
 from pages import audit as audit_page
 from pages import auth
 from pages import map as map_page
+from pages.what_if import WhatIfRunner
 from settings import Settings
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 
 
-def create_app(settings: Settings, engine: Engine) -> dash.Dash:
+def create_app(
+    settings: Settings, engine: Engine, *, what_if_runner: WhatIfRunner | None = None
+) -> dash.Dash:
     """Build the console app. Everything (JS, CSS, data) is served by the app itself, and
     nothing but the login form and static files without a logged-in session.
 
@@ -27,6 +30,10 @@ def create_app(settings: Settings, engine: Engine) -> dash.Dash:
     engine
         The store: users and sessions, the map frames of each user's scope, live camera health,
         the planner layers of the newest coverage run and the cameras that see a clicked point.
+    what_if_runner
+        Computes what-if coverage runs started from the map
+        (``analysis.coverage_run.run_coverage``, which pages may not import; None: the console
+        offers none).
 
     Returns
     -------
@@ -47,7 +54,7 @@ def create_app(settings: Settings, engine: Engine) -> dash.Dash:
         suppress_callback_exceptions=True,
     )
     app.layout = map_page.page_for_user(settings, engine)
-    map_page.register(app, settings, engine)
+    map_page.register(app, settings, engine, what_if_runner=what_if_runner)
     auth.install(app, settings, engine)
     audit_page.install(app.server, engine)
     return app

@@ -62,6 +62,7 @@ ROUTES: dict[str, str] = {
     "static": "view",
     "/_dash-update-component": CALLBACK,
     "audit": "admin",
+    "export_assessment": "export",  # the assessment table as CSV (pages/assessment.py)
 }
 """Flask endpoint -> who may use it: ``public``; ``session`` (any logged-in user); ``callback``
 (the action registered for the Dash callback named in the request); else an action of

@@ -31,7 +31,17 @@ from layers import (
     placement,
     roads,
 )
-from pages import auth, camera_search, first_response, planner, video
+from pages import (
+    assessment,
+    auth,
+    camera_search,
+    first_response,
+    patrol,
+    planner,
+    selection,
+    video,
+    what_if,
+)
 from settings import Settings
 from store import coverage, health
 from store.access import allowed
@@ -186,7 +196,8 @@ def layout(
         checkpoints.build(frames["checkpoints"]),
         alarm_points.build(frames["alarm_points"]),
     ]
-    may = {a: allowed(principal, a) for a in ("coverage", "video", "health", "placement")}
+    may = {a: allowed(principal, a)
+           for a in ("coverage", "video", "health", "placement", "analyse", "export")}
     if may["placement"] and "placement" in frames and len(frames["placement"]):
         overlays.append(placement.build(frames["placement"]))  # the newest placement proposal
     if not may["coverage"]:
@@ -209,6 +220,7 @@ def layout(
             *basemap.build(settings, frames["jurisdictions"]),
             dl.LayersControl(overlays, id=LAYERS_CONTROL_ID, position="topright", collapsed=False),
             *(first_response.map_children() if may["coverage"] else []),
+            *_tool_layers(may),
             dl.ScaleControl(position="bottomleft", imperial=False),
             # Our own control: the OSM credit must stay visible whatever overlays are on.
             dl.AttributionControl(
@@ -245,6 +257,7 @@ def layout(
                     *planner.legend_panel(planner_run),
                     *([html.Div(id=VIDEO_PANEL_ID)] if may["video"] else []),
                     *(first_response.panels(with_video=may["video"]) if may["coverage"] else []),
+                    _tools(may, frames["jurisdictions"]),
                 ],
                 className="sl-map-wrap",
             ),
@@ -253,6 +266,24 @@ def layout(
         ],
         className="sl-page",
     )
+
+
+# -- the area tools (issue 7): selection, patrol, assessment, what-if ---------------------------
+def _tool_layers(may: Mapping[str, bool]) -> list[Component]:
+    return [*selection.map_children(marker=may["analyse"]),
+            *(patrol.map_children() if may["video"] else []),
+            *(what_if.map_children() if may["analyse"] else [])]  # fmt: skip
+
+
+def _tools(may: Mapping[str, bool], jur: GeoDataFrame) -> Component:
+    """The tools dock beside the map: one collapsible section per tool the role may use."""
+    return html.Div(
+        [selection.panel(jur),
+         *([patrol.panel()] if may["video"] else []),
+         *([assessment.panel(may_export=may["export"])] if may["coverage"] else []),
+         *([what_if.panel()] if may["analyse"] else [])],
+        id="tools", className="sl-tools",
+    )  # fmt: skip
 
 
 # -- click-to-video: a camera's live stream through the gateway (assets/player.js plays it) ------
@@ -377,9 +408,11 @@ def page_for_user(settings: Settings, engine: Engine) -> Callable[[], Component]
     return serve
 
 
-def register(app: Dash, settings: Settings, engine: Engine) -> None:
+def register(app: Dash, settings: Settings, engine: Engine, *,
+             what_if_runner: what_if.WhatIfRunner | None = None) -> None:  # fmt: skip
     """Attach the page's callbacks to ``app``, each under the action it needs
-    (``pages.auth.callback``)."""
+    (``pages.auth.callback``), and the assessment export route. ``what_if_runner`` computes
+    what-if runs (``analysis.coverage_run.run_coverage``; None: no what-if runs)."""
 
     @auth.callback(
         app, "video",
@@ -396,6 +429,11 @@ def register(app: Dash, settings: Settings, engine: Engine) -> None:
     camera_search.register(app)
     first_response.register(app, settings, engine, MAP_ID)
     planner.register(app, engine, LAYERS_CONTROL_ID)
+    selection.register(app, settings, engine)
+    patrol.register(app, settings, engine)
+    assessment.register(app, engine)
+    assessment.install(app, engine)
+    what_if.register(app, engine, what_if_runner)
 
     @auth.callback(
         app, "health",

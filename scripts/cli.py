@@ -815,7 +815,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         _check_listen(host, settings.api_port)
     engine = make_engine(settings)
     migrate.upgrade(engine)
-    app = create_app(settings, engine)
+    from analysis.coverage_run import run_coverage
+
+    app = create_app(settings, engine, what_if_runner=run_coverage)
     print(f"Sightline console: http://{host}:{port}/", flush=True)
     if args.no_api:
         if not args.no_gateway:

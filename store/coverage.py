@@ -173,9 +173,11 @@ def analyze_results(conn: Connection, run_id: int) -> None:
 
 
 def latest_run(conn: Connection) -> int | None:
-    """The newest finished run's id."""
+    """The newest finished run's id of the inventory as it is (what-if runs, which change
+    cameras in memory only, are not the city's coverage and are skipped)."""
     rid = conn.execute(
-        text("SELECT id FROM coverage_runs WHERE status='done' ORDER BY id DESC LIMIT 1")
+        text("SELECT id FROM coverage_runs WHERE status='done' AND coalesce(parameters -> "
+             "'what_if', 'null'::jsonb) = 'null'::jsonb ORDER BY id DESC LIMIT 1")
     ).scalar()
     return None if rid is None else int(rid)
 

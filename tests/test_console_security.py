@@ -59,6 +59,20 @@ CALLBACKS: dict[str, tuple[str, bool]] = {
     "..legend-0.hidden...legend-1.hidden...legend-2.hidden...legend-3.hidden..":
         ("coverage", False),
     "cameras-layer.hideout": ("health", False),
+    # Area tools (issue 7): selection, patrol, assessment, what-if.
+    "..sel-title.children...sel-stats.children...sel-cameras.children...sel-open-grid.disabled..."
+    "sel-data.data...sel-area-layer.children..": ("view", True),
+    "..video-grid.hidden...video-grid-tiles.children...video-grid-tiles.style..."
+    "video-grid-title.children..": ("video", True),
+    "..patrol-picked.data...patrol-picked-list.children..": ("video", True),
+    "..patrol-message.children...patrol-list.options...patrol-list.value..": ("video", True),
+    "..patrol-state.data...video-grid-tiles.children...video-grid-tiles.style..."
+    "video-grid-title.children...video-grid.hidden...patrol-tick.disabled...patrol-tick.interval..."
+    "patrol-highlight.children...patrol-status.children..": ("video", True),
+    "assessment-table.children": ("coverage", True),
+    "..wi-move-camera.data...wi-move-label.children..": ("analyse", True),
+    "..wi-job.data...wi-poll.disabled...wi-status.children...wi-progress.value...wi-result.children..."
+    "wi-layer.children..": ("analyse", True),
 }  # fmt: skip
 
 # Every Flask route (endpoint), an example path, and who may use it.
@@ -78,6 +92,7 @@ ROUTES: dict[str, tuple[str, str, str]] = {
     "static": ("GET", "/static/x.css", "view"),
     "/_dash-update-component": ("POST", UPDATE, "callback"),
     "audit": ("GET", "/audit", "admin"),
+    "export_assessment": ("GET", "/export/assessment.csv", "export"),
 }  # fmt: skip
 HTML_PAGES = {"/", "/<path:path>", "audit"}
 
@@ -705,3 +720,146 @@ def test_audit_view_is_for_admins_and_each_view_is_audited_once(env: Env) -> Non
     with login_session(env.base, env.users["commander"]) as s:
         assert s.get(f"{env.base}/audit", timeout=10).status_code == 403
     assert _audit(env.engine, before, "audit.view") == []
+
+
+# -- area tools (issue 7): selection, patrol, assessment, what-if -----------------------------
+def _tool_samples(env: Env) -> dict[str, dict[str, Any]]:
+    """A plausible request per area-tool callback, about district A."""
+    cams = _cameras(env.engine, env.a_ids)
+    cam, (lon, lat) = next(iter(cams.items()))
+    with env.engine.connect() as conn:
+        a_geom = json.loads(conn.execute(text(
+            "SELECT ST_AsGeoJSON(geom) FROM jurisdictions WHERE code = :c"), {"c": env.a}
+        ).scalar_one())  # fmt: skip
+    poly = {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon",
+            "coordinates": a_geom["coordinates"][0]}}  # fmt: skip
+    return {
+        _key("..sel-title", env.app): {"draw-control.geojson": {"features": [poly]}},
+        _key("..video-grid.hidden", env.app): {"sel-open-grid.n_clicks": 1,
+                                               "sel-data.data": {"cameras": [cam]}},
+        _key("..patrol-picked.data", env.app): {"patrol-clear.n_clicks": 1},
+        _key("..patrol-message", env.app): {"patrol-save.n_clicks": 1, "patrol-name.value": "p",
+                                            "patrol-interval.value": 10,
+                                            "patrol-picked.data": [cam]},
+        _key("..patrol-state", env.app): {"patrol-stop.n_clicks": 1},
+        "assessment-table.children": {"assessment-table.id": "assessment-table"},
+        _key("..wi-move-camera", env.app): {"cameras-layer.clickData": _feature(cam, lon, lat),
+                                            "wi-mode.value": "move"},
+        _key("..wi-job", env.app): {"wi-poll.n_intervals": 1, "wi-job.data": None},
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_gets_only_the_area_tools_of_its_actions(env: Env, role: str) -> None:
+    with login_session(env.base, env.users[role]) as s:
+        for key, values in _tool_samples(env).items():
+            action = CALLBACKS[HASH.sub("", key)][0]
+            r = _post(s, env, key, values)
+            if role in PERMISSIONS[action]:
+                assert r.status_code in (200, 204), (role, key, _txt(r)[:300])
+            else:
+                assert r.status_code == 403, (role, key)
+        layout = s.get(f"{env.base}/_dash-layout", timeout=30).text
+        assert '"sel-section"' in layout
+        assert ('"patrol-section"' in layout) == (role in PERMISSIONS["video"])
+        assert ('"assessment-section"' in layout) == (role in PERMISSIONS["coverage"])
+        assert ('"assessment-export"' in layout) == (role in PERMISSIONS["export"] and
+                                                     role in PERMISSIONS["coverage"])
+        assert ('"what-if-section"' in layout) == (role in PERMISSIONS["analyse"])
+
+
+def test_district_a_gets_nothing_of_district_b_from_the_area_tools(env: Env) -> None:
+    from store import patrols
+    from store.users import principal_of_name
+
+    b_cams = _cameras(env.engine, env.b_ids, clearance=10)
+    b_ids = sorted(b_cams)
+    b_id, (blon, blat) = next(iter(b_cams.items()))
+    with env.engine.connect() as conn:
+        b_geom = json.loads(conn.execute(text(
+            "SELECT ST_AsGeoJSON(geom) FROM jurisdictions WHERE code = :c"), {"c": env.b}
+        ).scalar_one())  # fmt: skip
+        b_codes = set(conn.execute(text("SELECT code FROM jurisdictions WHERE id = ANY(:b)"),
+                                   {"b": env.b_ids}).scalars())  # fmt: skip
+        b_principal = principal_of_name(conn, env.users["commander-b"].name)
+    assert b_principal is not None
+    with env.engine.begin() as conn:
+        b_patrol = patrols.save(conn, b_principal, "B patrol", b_ids[:4], 5)
+
+    def leaks(r: requests.Response) -> list[str]:
+        assert r.status_code == 200, _txt(r)[:300]
+        body = _txt(r)
+        return [d for d in b_ids if d in body] + (["stream URL"] if "/streams/" in body else [])
+
+    b_poly = {"type": "Polygon", "coordinates": b_geom["coordinates"][0]}
+    line = {"type": "LineString", "coordinates": [list(b_cams[d]) for d in b_ids[:5]]}
+    with login_session(env.base, env.users["admin"]) as s:  # district A's admin: every action
+        # Selection: B's jurisdiction is refused; a polygon over B holds none of B's cameras.
+        sel = _key("..sel-title", env.app)
+        r = _post(s, env, sel, {"sel-jurisdiction.value": env.b_ids[0]})
+        assert not leaks(r) and "outside your jurisdiction" in _txt(r)
+        r = _post(s, env, sel, {"draw-control.geojson": {"features": [
+            {"type": "Feature", "properties": {}, "geometry": b_poly}]}})
+        assert not leaks(r)
+        # The grid of a selection the browser claims holds B's cameras: no URL.
+        r = _post(s, env, _key("..video-grid.hidden", env.app),
+                  {"sel-open-grid.n_clicks": 1, "sel-data.data": {"cameras": b_ids}})
+        assert not leaks(r)
+        # Patrol: picking, the area's or the route's cameras of B are dropped.
+        pick = _key("..patrol-picked.data", env.app)
+        r = _post(s, env, pick, {"cameras-layer.clickData": _feature(b_id, blon, blat),
+                                 "patrol-pick.value": ["on"], "patrol-picked.data": []})
+        assert not leaks(r)
+        r = _post(s, env, pick, {"patrol-from-area.n_clicks": 1,
+                                 "sel-data.data": {"cameras": b_ids}})
+        assert not leaks(r)
+        r = _post(s, env, pick, {"patrol-from-route.n_clicks": 1, "draw-control.geojson": {
+            "features": [{"type": "Feature", "properties": {}, "geometry": line}]}})
+        assert r.status_code in (200, 204) and not [d for d in b_ids if d in _txt(r)]
+        # Saving B's cameras: refused, nothing stored; listing: not B's patrol.
+        before = _count_patrols(env)
+        save = _key("..patrol-message", env.app)
+        r = _post(s, env, save, {"patrol-save.n_clicks": 1, "patrol-name.value": "steal",
+                                 "patrol-interval.value": 10, "patrol-picked.data": b_ids})
+        assert not leaks(r) and "no camera of your jurisdiction" in _txt(r)
+        assert _count_patrols(env) == before
+        r = _post(s, env, save, {"patrol-message.id": "patrol-message"})
+        assert "B patrol" not in _txt(r)
+        # Running B's patrol by its id: no such patrol, no stream.
+        run = _key("..patrol-state", env.app)
+        r = _post(s, env, run, {"patrol-run.n_clicks": 1, "patrol-list.value": b_patrol.id})
+        assert not leaks(r) and "no such patrol" in _txt(r)
+        r = _post(s, env, run, {"patrol-tick.n_intervals": 3,
+                                "patrol-state.data": {"patrol": b_patrol.id, "step": 0}})
+        assert not leaks(r)
+        # Assessment: A's jurisdictions only, in the table and the export.
+        r = _post(s, env, "assessment-table.children",
+                  {"assessment-table.id": "assessment-table"})
+        codes = set(re.findall(r'"data-code": "([^"]+)"', _txt(r)))
+        assert codes and not codes & b_codes
+        head = _head(env.engine)
+        r = s.get(f"{env.base}/export/assessment.csv", timeout=30)
+        assert r.status_code == 200
+        rows = r.content.decode("utf-8-sig").splitlines()
+        exported = {line.split(",")[1] for line in rows[1:]}
+        assert exported == codes
+        (entry,) = _audit(env.engine, head, "export")
+        assert entry.actor == f"user:{env.users['admin'].name}" and entry.outcome == "ok"
+        # What-if: moving B's camera or placing one in B is refused.
+        choose = _key("..wi-move-camera", env.app)
+        r = _post(s, env, choose, {"cameras-layer.clickData": _feature(b_id, blon, blat),
+                                   "wi-mode.value": "move"})
+        assert "not a camera of your jurisdiction" in _txt(r)
+        wi = _key("..wi-job", env.app)
+        marker = {"type": "Feature", "properties": {},
+                  "geometry": {"type": "Point", "coordinates": [blon, blat]}}
+        for values in ({"wi-mode.value": "add"}, {"wi-mode.value": "move",
+                                                  "wi-move-camera.data": b_id}):
+            r = _post(s, env, wi, {"wi-run.n_clicks": 1, "draw-control.geojson":
+                                   {"features": [marker]}, **values})
+            assert "jurisdiction" in _txt(r) and not _audit(env.engine, head, "coverage.run")
+
+
+def _count_patrols(env: Env) -> int:
+    with env.engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM patrols")).scalar_one())
