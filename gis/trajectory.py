@@ -4,7 +4,8 @@ Pure: a :class:`gis.road_graph.RoadGraph` and arrays in, dataclasses out. Betwee
 consecutive sightings the most likely path is the fastest one on the road graph (free-flow
 travel time); its length over the time between the sightings is the implied speed. Flags:
 
-- ``impossible_speed`` (teleport): implied speed above ``max_speed_kmh``;
+- ``impossible_speed`` (teleport): the route is longer than ``max_speed_kmh`` allows in
+  the time between the sightings plus ``clock_tol_s`` (device clocks and time noise);
 - ``long_gap``: the time between sightings exceeds the route's travel time by ``long_gap_s``;
 - ``direction_conflict``: a sighting's reported direction of travel (bearing, degrees from
   true north) differs from the route's heading there by more than ``direction_tol_deg``;
@@ -103,7 +104,7 @@ def route(rg: RoadGraph, u: int, v: int) -> tuple[list[int], float] | None:
 def reconstruct(
     rg: RoadGraph, nodes: npt.ArrayLike, times_s: npt.ArrayLike,
     directions_deg: npt.ArrayLike | None = None, *, max_speed_kmh: float = 150.0,
-    long_gap_s: float = 900.0, direction_tol_deg: float = 90.0,
+    long_gap_s: float = 900.0, direction_tol_deg: float = 90.0, clock_tol_s: float = 5.0,
 ) -> list[Hop]:  # fmt: skip
     """Route each pair of consecutive sightings and flag what is implausible.
 
@@ -118,7 +119,7 @@ def reconstruct(
     directions_deg
         Reported direction of travel of each sighting (degrees from true north), NaN when
         unknown.
-    max_speed_kmh, long_gap_s, direction_tol_deg
+    max_speed_kmh, long_gap_s, direction_tol_deg, clock_tol_s
         Flag thresholds (see the module docstring).
 
     Returns
@@ -149,7 +150,7 @@ def reconstruct(
                 hop.road_ids.append(int(e["road_id"]))
         if hop.dt_s > 0:
             hop.speed_kmh = hop.length_m / hop.dt_s * 3.6
-        if hop.length_m > 0 and (hop.dt_s <= 0 or hop.speed_kmh > max_speed_kmh):
+        if hop.length_m > max_speed_kmh / 3.6 * (max(hop.dt_s, 0.0) + clock_tol_s):
             hop.flags.append("impossible_speed")
         if hop.dt_s - t > long_gap_s:
             hop.flags.append("long_gap")
