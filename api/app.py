@@ -52,6 +52,8 @@ ROUTE_ACTIONS: dict[tuple[str, str], str] = {
     ("PUT", "/collections/{collectionId}/items/{featureId}"): "import",
     ("DELETE", "/collections/{collectionId}/items/{featureId}"): "import",
     ("POST", "/alarms"): "alarms",
+    # one object's sightings, routed (api.trajectory): a case reference, audited
+    ("GET", "/trajectories/{object_ref}"): "trajectory",
 }
 """(method, route) -> the action (``store.access.PERMISSIONS``) its token must be allowed."""
 PUBLIC_ROUTES = {("GET", "/health"), ("GET", "/"), ("GET", "/conformance"), ("GET", "/api")}
@@ -258,6 +260,9 @@ def create_app(settings: Settings, engine: Engine) -> web.Application:
     app.router.add_get("/coverage/which-cameras", which_cameras)
     app.router.add_post("/coverage/which-cameras", which_cameras_batch)
     _add_features(app, settings)
+    from api import trajectory  # it imports this module's keys and problem()
+
+    app.router.add_get("/trajectories/{object_ref}", trajectory.get_trajectory)
     return app
 
 

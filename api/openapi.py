@@ -168,6 +168,35 @@ def document(base_url: str) -> dict[str, Any]:
                     "schema": {"$ref": "#/components/schemas/AlarmOut"}}}},
                 "403": _problem("the place is outside the token's jurisdiction"),
                 "422": _problem("invalid body; invalid_params names each field")}, "alarms")}},
+        "/trajectories/{object_ref}": {"get": {
+            "summary": "one object's sightings in a window, routed, for a case (audited)",
+            "operationId": "trajectory", "tags": ["trajectories"], "security": [{"bearer": []}],
+            "description": "Needs a token whose role may 'trajectory'. Sightings of the token's "
+                           "jurisdiction only, oldest first; hops routed on the road graph "
+                           "with implied speed, flags (impossible_speed, long_gap, "
+                           "direction_conflict, no_route) and unseen corridor roads. Every "
+                           "request, refused or answered, is one trajectory.query audit entry.",
+            "parameters": [
+                _param("object_ref", "path", "the object reference (opaque)",
+                       {"type": "string"}, True),
+                _param("from", "query", "window start, ISO 8601 with zone",
+                       {"type": "string", "format": "date-time"}, True),
+                _param("to", "query", "window end (exclusive), ISO 8601 with zone",
+                       {"type": "string", "format": "date-time"}, True),
+                _param("case_ref", "query", "case reference (required)", {"type": "string"},
+                       True),
+                _param("purpose", "query", "purpose of the query (required)",
+                       {"type": "string"}, True),
+                _param("route", "query", "route the hops (default true)", {"type": "boolean"}),
+                _param("limit", "query", "page size (1-5000, default 1000)",
+                       {"type": "integer", "minimum": 1, "maximum": 5000}),
+                _param("after", "query", "the previous page's next_after",
+                       {"type": "string", "format": "date-time"}),
+                _param("format", "query", "json (default) or geojson",
+                       {"type": "string", "enum": ["json", "geojson"]}),
+            ],
+            "responses": _responses({"200": {"description": "the trajectory (JSON or GeoJSON)"}},
+                                    "trajectory")}},
         "/health": {"get": {"summary": "liveness (public, no data)", "operationId": "health",
                             "responses": {"200": {"description": "ok"}}}},
     }  # fmt: skip

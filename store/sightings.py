@@ -387,3 +387,21 @@ def network_frames(conn: Connection, scope: Scope, *, covered_pct: float = 99.0)
              "AND covered_pct >= :p"), {"r": run_id or -1, "p": covered_pct},
     ).scalars()}  # fmt: skip
     return NetworkFrames(roads, devices, visible, covered, run_id)
+
+
+def network_key(conn: Connection) -> tuple[Any, ...]:
+    """What the routing network depends on: roads, devices, the latest run, the database."""
+    return tuple(conn.execute(text(
+        "SELECT (SELECT count(*) FROM roads), (SELECT max(id) FROM roads), "
+        "(SELECT count(*) FROM cameras), (SELECT count(*) FROM checkpoints), "
+        "(SELECT max(id) FROM coverage_runs WHERE status = 'done'), current_database()"
+    )).one())  # fmt: skip
+
+
+def road_geojson(conn: Connection, road_ids: list[int]) -> dict[int, Any]:
+    """GeoJSON geometries (EPSG:4326) of roads by id."""
+    import json
+
+    rows = conn.execute(text("SELECT id, ST_AsGeoJSON(geom, 7) FROM roads WHERE id = ANY(:i)"),
+                        {"i": road_ids}).all()  # fmt: skip
+    return {int(i): json.loads(g) for i, g in rows}

@@ -60,6 +60,7 @@ API_ROUTES: dict[tuple[str, str], str | None] = {
     ("PUT", "/collections/{collectionId}/items/{featureId}"): "import",
     ("DELETE", "/collections/{collectionId}/items/{featureId}"): "import",
     ("POST", "/alarms"): "alarms",
+    ("GET", "/trajectories/{object_ref}"): "trajectory",
 }
 GATEWAY_ROUTES: dict[tuple[str, str], str | None] = {
     ("GET", "/streams/{camera_id}/ws"): "video",
@@ -196,6 +197,10 @@ def _api_request(api: GatewayThread, route: tuple[str, str], token: str | None,
                      data=form)  # fmt: skip
     if path.startswith(("/collections", "/alarms", "/conformance", "/api")) or path == "/":
         return _features_request(api, route, token, point)
+    if path == "/trajectories/{object_ref}":
+        q = urlencode({"from": "2026-11-01T00:00:00Z", "to": "2026-11-02T00:00:00Z",
+                       "case_ref": "SEC-ROUTES-1", "purpose": "route classification test"})
+        return _call(method, f"{api.base}/trajectories/NO-SUCH-OBJECT?{q}", token)
     if method == "POST":
         return _call(method, f"{api.base}{path}", token, json_body={"points": [[lon, lat]]})
     return _call(method, f"{api.base}{path}?lon={lon}&lat={lat}", token)
@@ -302,6 +307,52 @@ def test_a_district_token_finds_no_camera_of_another_district(
     assert {m["device_id"] for m in got["matches"]} <= b_devs
     _, got = _call("POST", url, tok_city, json_body=body)
     assert {m["point"] for m in got["matches"]} == {0, 1}
+
+
+def test_a_district_gets_no_sighting_of_another_districts_devices(
+    api: GatewayThread, city: City
+) -> None:
+    """IDOR on trajectories: the same object seen in districts a and b; each district's
+    investigator gets its own district's sightings only, the city's both; each query (and a
+    refusal without case_ref) is one trajectory.query entry under the token's subject."""
+    ref = _name("IDOR-PLATE")
+    with city.engine.begin() as conn:
+        ids = {k: conn.execute(text("SELECT id, device_id FROM checkpoints WHERE "
+                                    "jurisdiction_id = ANY(:j) ORDER BY id LIMIT 1"),
+                               {"j": sorted(city.units[k])}).one() for k in ("a", "b")}  # fmt: skip
+        for n, k in enumerate(("a", "b")):
+            conn.execute(text("INSERT INTO sightings (object_ref, seen_at, checkpoint_id) "
+                              "VALUES (:o, :t, :c)"),
+                         {"o": ref, "t": f"2026-11-20T10:0{n}:00Z", "c": ids[k].id})  # fmt: skip
+    q = urlencode({"from": "2026-11-20T00:00:00Z", "to": "2026-11-21T00:00:00Z",
+                   "case_ref": "CASE-IDOR", "purpose": "scope test", "route": "false"})
+    url = f"{api.base}/trajectories/{ref}?{q}"
+    try:
+        got = {who: _call("GET", url, city.tokens[f"investigator:{who}"])
+               for who in ("a", "b", "city")}  # fmt: skip
+        assert all(status == 200 for status, _ in got.values()), got
+        seen = {who: [s["device_id"] for s in body["sightings"]]
+                for who, (_, body) in got.items()}  # fmt: skip
+        assert seen == {"a": [ids["a"].device_id], "b": [ids["b"].device_id],
+                        "city": [ids["a"].device_id, ids["b"].device_id]}  # fmt: skip
+        status, body = _call("GET", url.replace("case_ref=CASE-IDOR&", ""),
+                             city.tokens["investigator:a"])  # fmt: skip
+        assert status == 400 and body["invalid_params"] == ["case_ref"]
+        status, _ = _call("GET", url, city.tokens["commander:a"])
+        assert status == 403
+        with city.engine.connect() as conn:
+            entries = conn.execute(text(
+                "SELECT actor, outcome FROM audit_log WHERE action = 'trajectory.query' "
+                "AND target = :o ORDER BY seq"), {"o": ref}).all()  # fmt: skip
+        assert [tuple(e) for e in entries] == [
+            (f"token:{city.token_names['investigator:a']}", "ok"),
+            (f"token:{city.token_names['investigator:b']}", "ok"),
+            (f"token:{city.token_names['investigator:city']}", "ok"),
+            (f"token:{city.token_names['investigator:a']}", "refused"),
+        ]
+    finally:
+        with city.engine.begin() as conn:
+            conn.execute(text("DELETE FROM sightings WHERE object_ref = :o"), {"o": ref})
 
 
 def test_batch_reads_a_scopes_cameras_once_per_run(api: GatewayThread, city: City) -> None:
