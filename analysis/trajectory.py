@@ -186,6 +186,11 @@ def _result(conn: Connection, ref: str, t0: dt.datetime, t1: dt.datetime,
     out["unrouted_devices"] = sorted({r["device_id"] for r in rows} - set(net.device_nodes))
     nodes = [net.device_nodes[rows[i]["device_id"]] for i in placed]
     times = [rows[i]["seen_at"].timestamp() for i in placed]
+    # near-simultaneous sightings are routed in the order that is faster to drive
+    order = gtraj.settle_order(net.graph, nodes, times)
+    placed = [placed[k] for k in order]
+    nodes = [net.device_nodes[rows[i]["device_id"]] for i in placed]
+    times = [rows[i]["seen_at"].timestamp() for i in placed]
     dirs = [gtraj.direction_deg(rows[i]["direction"]) for i in placed]
     hops = gtraj.reconstruct(net.graph, nodes, times, dirs, max_speed_kmh=max_speed_kmh,
                              long_gap_s=long_gap_s)  # fmt: skip

@@ -101,6 +101,41 @@ def route(rg: RoadGraph, u: int, v: int) -> tuple[list[int], float] | None:
     return list(path), float(t)
 
 
+def settle_order(rg: RoadGraph, nodes: npt.ArrayLike, times_s: npt.ArrayLike, *,
+                 clock_tol_s: float = 5.0) -> list[int]:  # fmt: skip
+    """The order to route sightings in: time order, except that two consecutive sightings
+    less than ``clock_tol_s`` apart are swapped when driving them the other way round is
+    faster (device clocks disagree by seconds; on a one-way street the wrong order of two
+    neighbouring cameras is a long detour and a false teleport).
+
+    Returns
+    -------
+    list of int
+        Positions into ``nodes`` / ``times_s`` (which are in time order).
+    """
+    nd = [int(n) for n in np.asarray(nodes, dtype=np.int64)]
+    ts = np.asarray(times_s, dtype=np.float64)
+    order = list(range(len(nd)))
+
+    def leg(u: int | None, v: int | None) -> float:
+        if u is None or v is None:
+            return 0.0
+        found = route(rg, nd[u], nd[v])
+        return math.inf if found is None else found[1]
+
+    for k in range(len(order) - 1):
+        a, b = order[k], order[k + 1]
+        if ts[b] - ts[a] > clock_tol_s or nd[a] == nd[b]:
+            continue
+        prev = order[k - 1] if k > 0 else None
+        nxt = order[k + 2] if k + 2 < len(order) else None
+        kept = leg(prev, a) + leg(a, b) + leg(b, nxt)
+        swapped = leg(prev, b) + leg(b, a) + leg(a, nxt)
+        if swapped < kept:
+            order[k], order[k + 1] = b, a
+    return order
+
+
 def reconstruct(
     rg: RoadGraph, nodes: npt.ArrayLike, times_s: npt.ArrayLike,
     directions_deg: npt.ArrayLike | None = None, *, max_speed_kmh: float = 150.0,

@@ -1028,6 +1028,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_users.register(sub, cmd, ds)
 
+    from scripts import cli_trajectory
+
+    cli_trajectory.register(sub, cmd)
+
     pl = sub.add_parser("placement", help="camera placement", description="Camera placement.")
     pls = pl.add_subparsers(dest="placement_command", required=True, metavar="ACTION")
     ps = cmd(pls, "solve", _placement_solve, "best p candidates or fewest covering all, on an "

@@ -159,7 +159,7 @@ def test_reconstruction_recovers_the_generated_routes(
     recall, precision = hit / truth_total, hit / got_total
     print(f"recall {recall:.3f} precision {precision:.3f} exact {exact}/{trips}")
     assert recall >= 0.97 and precision >= 0.95, (recall, precision, exact, trips)
-    assert exact >= trips * 0.7, (exact, trips)
+    assert exact >= trips * 0.9, (exact, trips)
 
 
 def test_crafted_teleports_are_flagged(town: Engine, tmp_path: Path) -> None:
@@ -275,3 +275,25 @@ def test_a_busy_object_is_paged_without_splitting_an_instant(town: Engine,
     assert [len(p) for p in pages] == [11, 10, 5]  # 10:09 twice on the first page
     flat = [x for p in pages for x in p]
     assert len(set(flat)) == 26 and flat == sorted(flat)
+
+
+def test_near_simultaneous_sightings_are_routed_in_the_drivable_order() -> None:
+    """Two cameras 50 m apart on a one-way street report 1 s apart in the wrong order (one
+    clock 4.6 s late): routed as reported it is a 2.95 km detour in 1 s; settled, no flag."""
+    x0, y0 = 370_000, 4_840_000
+    lines = {1: ([(0, 0), (950, 0), (1000, 0)], True),  # one-way eastwards
+             2: ([(1000, 0), (1000, 500), (0, 500), (0, 0)], False)}  # fmt: skip
+    gdf = gpd.GeoDataFrame(
+        {"road_id": list(lines), "road_class": "primary",
+         "oneway": [o for _, o in lines.values()]},
+        geometry=[shapely.LineString([(x0 + x, y0 + y) for x, y in pts])
+                  for pts, _ in lines.values()], crs=UTM)  # fmt: skip
+    rg = road_graph.build(gdf, crs=gdf.crs)
+    a, b, c = (_node(rg, x, 0) for x in (0, 950, 1000))
+    nodes, times = [a, c, b], [0.0, 72.0, 73.0]  # b really at 68.4 s, reported after c
+    wrong = gtraj.reconstruct(rg, nodes, times)[1]
+    assert wrong.flags == ["impossible_speed"] and wrong.length_m == pytest.approx(2950, abs=0.1)
+    order = gtraj.settle_order(rg, nodes, times)
+    assert order == [0, 2, 1]
+    hops = gtraj.reconstruct(rg, [nodes[k] for k in order], [times[k] for k in order])
+    assert [h.flags for h in hops] == [[], []] and [h.road_ids for h in hops] == [[1], [1]]
