@@ -701,3 +701,31 @@ class Patrol(Base):
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+
+
+JOB_STATUSES = ("queued", "running", "done", "failed")
+
+
+class ApiJob(Base):
+    """A long run started over the HTTP API (``kind`` coverage or placement): who started it
+    (``owner`` = principal subject), its state, progress (``phase``, ``fraction`` 0..1), the
+    result (ids of what it wrote) or the error as problem details."""
+
+    __tablename__ = "api_jobs"
+    __table_args__ = (CheckConstraint(_in("status", JOB_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), server_default="queued")
+    owner: Mapped[str] = mapped_column(Text, index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    phase: Mapped[str | None] = mapped_column(Text)
+    fraction: Mapped[float] = mapped_column(Float, server_default="0")
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
