@@ -1,6 +1,7 @@
-"""The HTTP API app factory: survey uploads, which-cameras lookups (one point or a batch), and
+"""The HTTP API app factory: survey uploads, which-cameras lookups (one point or a batch),
 OGC API - Features with device writes and alarm intake (:mod:`api.features`, :mod:`api.devices`,
-:mod:`api.alarms`).
+:mod:`api.alarms`), and analysis jobs: coverage and what-if runs, placement proposals
+(:mod:`api.analysis`, :mod:`api.jobs`).
 
 Every route but the public ones (:data:`PUBLIC_ROUTES`: health, the landing page, conformance
 and the OpenAPI document, none with data) needs a token (:mod:`api.auth`) whose role may do the
@@ -37,6 +38,15 @@ ROUTE_ACTIONS: dict[tuple[str, str], str] = {
     ("POST", "/imports/{kind}"): "import",
     ("GET", "/coverage/which-cameras"): "coverage",
     ("POST", "/coverage/which-cameras"): "coverage",
+    # long jobs (api.jobs) and analysis (api.analysis): a principal reads only its own jobs
+    ("GET", "/jobs"): "view",
+    ("GET", "/jobs/{id}"): "view",
+    ("POST", "/coverage/runs"): "analyse",
+    ("GET", "/coverage/runs"): "coverage",
+    ("GET", "/coverage/runs/{id}"): "coverage",
+    ("POST", "/placement/proposals"): "placement",
+    ("GET", "/placement/proposals/{id}"): "placement",
+    ("POST", "/placement/proposals/{id}/accept"): "placement",
     # OGC API - Features (api.features): reading needs view, coverage results need coverage
     ("GET", "/collections"): "view",
     ("GET", "/collections/{collectionId}"): "view",
@@ -255,6 +265,7 @@ def create_app(settings: Settings, engine: Engine) -> web.Application:
     app[ENGINE] = engine
     app[SETTINGS] = settings
     app[WHICH_INDEX] = IndexCache(engine)
+    _add_analysis(app)
     app.router.add_get("/health", health)  # public: says the process answers, no data
     app.router.add_post("/imports/{kind}", upload_survey)
     app.router.add_get("/coverage/which-cameras", which_cameras)
@@ -264,6 +275,22 @@ def create_app(settings: Settings, engine: Engine) -> web.Application:
 
     app.router.add_get("/trajectories/{object_ref}", trajectory.get_trajectory)
     return app
+
+
+def _add_analysis(app: web.Application) -> None:
+    """Jobs, coverage runs and placement proposals (guards in ROUTE_ACTIONS)."""
+    from api import analysis, jobs  # they import this module's keys and problem()
+
+    app.cleanup_ctx.append(jobs.jobs_ctx())
+    r = app.router
+    r.add_get("/jobs", jobs.list_jobs)
+    r.add_get("/jobs/{id}", jobs.get_job)
+    r.add_post("/coverage/runs", analysis.start_coverage_run)
+    r.add_get("/coverage/runs", analysis.list_coverage_runs)
+    r.add_get("/coverage/runs/{id}", analysis.get_coverage_run)
+    r.add_post("/placement/proposals", analysis.start_proposal)
+    r.add_get("/placement/proposals/{id}", analysis.get_proposal)
+    r.add_post("/placement/proposals/{id}/accept", analysis.accept_proposal)
 
 
 def _add_features(app: web.Application, settings: Settings) -> None:

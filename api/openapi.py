@@ -125,6 +125,156 @@ def _collection_paths(cid: str) -> dict[str, Any]:
     return paths
 
 
+def _json(ref: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}
+
+
+def _paged(key: str, what: str) -> dict[str, Any]:
+    return _param(key, "query", f"keyset of the next page ({what}; from the next link)",
+                  {"type": "integer"})  # fmt: skip
+
+
+def _limit(default: int, maximum: int) -> dict[str, Any]:
+    return _param("limit", "query", f"rows per page (at most {maximum}; more is served as the "
+                  "maximum)", {"type": "integer", "minimum": 1, "default": default})  # fmt: skip
+
+
+_ID = {"type": "integer"}
+_JOB_202 = {"202": {"description": "accepted: the job; header Location names it (/jobs/{id})",
+                    "content": _json("Job")}}  # fmt: skip
+
+
+def _analysis_paths() -> dict[str, Any]:
+    """Jobs, coverage runs and placement proposals (api.jobs, api.analysis)."""
+    sec = [{"bearer": []}]
+    return {
+        "/jobs": {"get": {
+            "summary": "the token's jobs (an admin: everyone's), newest first",
+            "operationId": "jobs", "tags": ["jobs"], "security": sec,
+            "parameters": [_limit(20, 100), _paged("before", "job id")],
+            "responses": _responses({"200": {"description": "jobs and a next link"}}, "view")}},
+        "/jobs/{id}": {"get": {
+            "summary": "a job: status (queued, running, done, failed), progress, result link "
+                       "or error (problem details)",
+            "operationId": "job", "tags": ["jobs"], "security": sec,
+            "description": "Poll it after a 202. A job a restarted API was running is failed "
+                           "(interrupted). Only the token that started it (or an admin) sees it.",
+            "parameters": [_param("id", "path", "job id", _ID, True)],
+            "responses": _responses({"200": {"description": "the job", "content": _json("Job")},
+                                     "404": _problem("no such job of this token")}, "view")}},
+        "/coverage/runs": {
+            "post": {
+                "summary": "start a coverage run, or a what-if run (cameras added, moved or "
+                           "removed in memory only)",
+                "operationId": "start-coverage-run", "tags": ["analysis"], "security": sec,
+                "description": "Needs a token whose role may 'analyse'. A district token's "
+                               "what-if may change only its district's cameras and place "
+                               "cameras inside it. Runs queue behind the running one. The run "
+                               "is one coverage.run audit entry under the token.",
+                "requestBody": {"required": False, "content": _json("CoverageRunIn")},
+                "responses": _responses({
+                    **_JOB_202,
+                    "403": _problem("a what-if place outside the token's jurisdiction"),
+                    "422": _problem("invalid body; invalid_params names the field "
+                                    "(e.g. what_if.add[0].lon)")}, "analyse")},
+            "get": {
+                "summary": "coverage runs, newest first", "operationId": "coverage-runs",
+                "tags": ["analysis"], "security": sec,
+                "description": "Needs 'coverage'. Totals only for whole-city tokens.",
+                "parameters": [_limit(20, 100), _paged("before", "run id")],
+                "responses": _responses({"200": {"description": "runs and a next link"}},
+                                        "coverage")}},
+        "/coverage/runs/{id}": {"get": {
+            "summary": "one coverage run: parameters, totals (whole city) and a page of its "
+                       "assessment rows inside the token's jurisdiction",
+            "operationId": "coverage-run", "tags": ["analysis"], "security": sec,
+            "parameters": [
+                _param("id", "path", "run id", _ID, True), _limit(1000, 1000),
+                _paged("after", "assessment row id"),
+                _param("kind", "query", "only rows of this kind", {
+                    "type": "string", "enum": ["key_area", "key_area_class", "jurisdiction"]})],
+            "responses": _responses({"200": {"description": "the run"},
+                                     "404": _problem("no such run")}, "coverage")}},
+        "/placement/proposals": {"post": {
+            "summary": "propose new camera sites for the blind spots of the latest run",
+            "operationId": "start-proposal", "tags": ["placement"], "security": sec,
+            "description": "Needs 'placement'. A district token plans for its own units "
+                           "(default: its unit). One placement.propose audit entry.",
+            "requestBody": {"required": False, "content": _json("ProposalIn")},
+            "responses": _responses({
+                **_JOB_202, "403": _problem("jurisdiction outside the token's"),
+                "422": _problem("invalid body; invalid_params names the field")},
+                "placement")}},
+        "/placement/proposals/{id}": {"get": {
+            "summary": "a proposal: figures, solver, and its sites inside the token's "
+                       "jurisdiction", "operationId": "proposal", "tags": ["placement"],
+            "security": sec, "parameters": [_param("id", "path", "proposal id", _ID, True)],
+            "responses": _responses({"200": {"description": "the proposal"},
+                                     "404": _problem("no such proposal in the token's "
+                                                     "jurisdiction")}, "placement")}},
+        "/placement/proposals/{id}/accept": {"post": {
+            "summary": "accept sites: they become cameras (GB/T 28181 ids)",
+            "operationId": "accept-proposal", "tags": ["placement"], "security": sec,
+            "description": "Needs 'placement'; only sites inside the token's jurisdiction. "
+                           "One placement.accept audit entry.",
+            "parameters": [_param("id", "path", "proposal id", _ID, True)],
+            "requestBody": {"required": False, "content": _json("AcceptIn")},
+            "responses": _responses({
+                "200": {"description": "the cameras added"},
+                "403": _problem("a site outside the token's jurisdiction"),
+                "404": _problem("no such proposal in the token's jurisdiction"),
+                "409": _problem("a site is already accepted"),
+                "422": _problem("no site of that rank")}, "placement")}},
+    }  # fmt: skip
+
+
+_CAMERA_CHANGE = {"type": "object", "properties": {
+    k: {"type": "number"} for k in ("lon", "lat", "azimuth_deg", "tilt_deg", "mount_height_m",
+                                    "focal_length_mm", "hfov_deg", "sensor_width_mm",
+                                    "sensor_height_mm", "resolution_w_px", "resolution_h_px")}}
+_ANALYSIS_SCHEMAS: dict[str, Any] = {
+    "WhatIf": {"type": "object", "description": "cameras changed in memory for one run "
+               "(lon/lat WGS-84, azimuth from true north)", "properties": {
+        "add": {"type": "array", "items": {"allOf": [_CAMERA_CHANGE, {
+            "type": "object", "required": ["device_id", "lon", "lat"],
+            "properties": {"device_id": {"type": "string"}, "name": {"type": "string"},
+                           "camera_type": {"type": "string"}}}]}},
+        "move": {"type": "object", "additionalProperties": _CAMERA_CHANGE},
+        "remove": {"type": "array", "items": {"type": "string"}}}},
+    "CoverageRunIn": {"type": "object", "additionalProperties": False, "properties": {
+        "what_if": {"$ref": "#/components/schemas/WhatIf"},
+        "target_height_m": {"type": "number", "minimum": 0, "maximum": 10, "default": 0},
+        "unknown_azimuth": {"type": "string", "enum": ["skip", "ring"], "default": "skip"}}},
+    "ProposalIn": {"type": "object", "additionalProperties": False, "properties": {
+        "cameras": {"type": "integer", "minimum": 1, "maximum": 500, "default": 10},
+        "cover_all": {"type": "boolean", "default": False},
+        "jurisdiction": {"type": "string", "description": "jurisdiction code"},
+        "method": {"type": "string", "enum": ["greedy", "ilp"], "default": "greedy"},
+        "seed": {"type": "integer"}, "lenses": {"type": "array", "items": {"type": "string"}},
+        "road_level": {"type": "string",
+                       "enum": ["detect", "observe", "recognise", "identify"]},
+        **{k: {"type": "number"} for k in (
+            "time_limit_s", "spacing_m", "road_weight_per_m", "entry_weight", "alarm_factor",
+            "azimuth_step_deg", "pole_spacing_m", "facade_spacing_m", "reach_m")}}},
+    "AcceptIn": {"type": "object", "properties": {
+        "ranks": {"type": "array", "items": {"type": "integer"},
+                  "description": "ranks to accept; left out: every site not yet accepted"}}},
+    "Job": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "kind": {"type": "string"},
+        "status": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+        "owner": {"type": "string"},
+        "progress": {"type": "object", "properties": {
+            "phase": {"type": "string", "nullable": True},
+            "fraction": {"type": "number", "minimum": 0, "maximum": 1}}},
+        "parameters": {"type": "object"}, "result": {"type": "object", "nullable": True},
+        "error": {"allOf": [{"$ref": "#/components/schemas/Problem"}], "nullable": True},
+        "created_at": {"type": "string", "format": "date-time"},
+        "started_at": {"type": "string", "format": "date-time", "nullable": True},
+        "finished_at": {"type": "string", "format": "date-time", "nullable": True},
+        "links": {"type": "array", "items": {"type": "object"}}}},
+}  # fmt: skip
+
+
 def document(base_url: str) -> dict[str, Any]:
     """The OpenAPI 3.0.3 document with ``base_url`` as its server."""
     paths: dict[str, Any] = {
@@ -202,6 +352,7 @@ def document(base_url: str) -> dict[str, Any]:
     }  # fmt: skip
     for cid in COLLECTIONS:
         paths.update(_collection_paths(cid))
+    paths.update(_analysis_paths())
     return {
         "openapi": "3.0.3",
         "info": {"title": "Sightline API", "version": "1.0",
@@ -237,6 +388,7 @@ def document(base_url: str) -> dict[str, Any]:
                     "occurred_at": {"type": "string", "format": "date-time"},
                     "external_id": {"type": "string", "maxLength": 64},
                     "description": {"type": "string"}}},
+                **_ANALYSIS_SCHEMAS,
                 "AlarmOut": {"type": "object", "properties": {
                     "alarm_id": {"type": "integer"}, "jurisdiction": {"type": "string"},
                     "run_id": {"type": "integer"},

@@ -44,6 +44,14 @@ API_ROUTES: dict[tuple[str, str], str | None] = {
     ("POST", "/imports/{kind}"): "import",
     ("GET", "/coverage/which-cameras"): "coverage",
     ("POST", "/coverage/which-cameras"): "coverage",
+    ("GET", "/jobs"): "view",
+    ("GET", "/jobs/{id}"): "view",
+    ("POST", "/coverage/runs"): "analyse",
+    ("GET", "/coverage/runs"): "coverage",
+    ("GET", "/coverage/runs/{id}"): "coverage",
+    ("POST", "/placement/proposals"): "placement",
+    ("GET", "/placement/proposals/{id}"): "placement",
+    ("POST", "/placement/proposals/{id}/accept"): "placement",
     ("GET", "/"): None,
     ("GET", "/conformance"): None,
     ("GET", "/api"): None,
@@ -197,6 +205,8 @@ def _api_request(api: GatewayThread, route: tuple[str, str], token: str | None,
                      data=form)  # fmt: skip
     if path.startswith(("/collections", "/alarms", "/conformance", "/api")) or path == "/":
         return _features_request(api, route, token, point)
+    if path.startswith(("/jobs", "/coverage/runs", "/placement")):
+        return _analysis_request(api, route, token)
     if path == "/trajectories/{object_ref}":
         q = urlencode({"from": "2026-11-01T00:00:00Z", "to": "2026-11-02T00:00:00Z",
                        "case_ref": "SEC-ROUTES-1", "purpose": "route classification test"})
@@ -249,6 +259,79 @@ def _features_request(api: GatewayThread, route: tuple[str, str], token: str | N
         finally:
             with engine.begin() as conn:
                 conn.execute(text("DELETE FROM cameras WHERE device_id = :d"), {"d": new_id})
+    return _call(method, url, token)
+
+
+# coarse placement (one lens, 90-degree steps, sparse sites and demand) in one station
+FAST_PLACEMENT = {"cameras": 2, "lenses": ["12mm"], "azimuth_step_deg": 90.0,
+                  "pole_spacing_m": 60.0, "facade_spacing_m": 60.0, "spacing_m": 8.0}
+
+
+def _wait_job(api: GatewayThread, reply: Reply, token: str) -> Reply:
+    """After a 202: poll the job until it ends (nothing left running in the background).
+    Whether it succeeds is not this module's question (the gateway's test cameras have no
+    optics: a coverage run refuses them); the 202 is the route's answer."""
+    status, body = reply
+    if status != 202:
+        return reply
+    deadline = time.monotonic() + 300
+    while body["status"] not in ("done", "failed"):
+        assert time.monotonic() < deadline, body
+        time.sleep(0.1)
+        _, body = _call("GET", f"{api.base}/jobs/{body['id']}", token)
+    return reply
+
+
+def _analysis_request(api: GatewayThread, route: tuple[str, str], token: str | None) -> Reply:
+    """A well-formed request to a jobs / coverage-run / placement route: a job of the token's
+    own, a run, a proposal in a station of district a, an acceptance undone afterwards."""
+    method, path = route
+    engine = api.app[api_app.ENGINE] if api.app is not None else None
+    assert engine is not None
+    with engine.connect() as conn:
+        name = None if token is None else conn.execute(
+            text("SELECT name FROM api_tokens WHERE token_sha256 = "
+                 "encode(sha256(convert_to(:t, 'UTF8')), 'hex')"), {"t": token}).scalar()
+        station = conn.execute(text("SELECT code FROM jurisdictions WHERE level = 'station' "
+                                    "ORDER BY code LIMIT 1")).scalar_one()  # fmt: skip
+        run_id = coverage.latest_run(conn)
+    if path == "/jobs/{id}":
+        from store import jobs as store_jobs
+        from store.scope import Principal
+
+        with engine.begin() as conn:
+            job = store_jobs.create_job(conn, Principal(f"token:{name}", "u", "viewer"),
+                                        "coverage.run", {})  # fmt: skip
+            store_jobs.fail(conn, job, {"title": "test", "status": 500, "detail": "test"})
+        return _call(method, f"{api.base}/jobs/{job}", token)
+    if path == "/coverage/runs" and method == "POST":
+        return _wait_job(api, _call(method, f"{api.base}{path}", token, json_body={}),
+                         token or "")  # fmt: skip
+    if path == "/placement/proposals":
+        body = {**FAST_PLACEMENT, "jurisdiction": station}
+        return _wait_job(api, _call(method, f"{api.base}{path}", token, json_body=body),
+                         token or "")  # fmt: skip
+    with engine.connect() as conn:
+        pid = conn.execute(text("SELECT max(id) FROM placement_proposals")).scalar()
+    if pid is None and "{id}" in path and path.startswith("/placement"):
+        from analysis.placement_run import propose
+        from gis.placement_sites import DEFAULT_LENSES
+
+        fast = {k: v for k, v in FAST_PLACEMENT.items() if k != "lenses"}
+        pid = propose(engine, jurisdiction=station, workers=2,
+                      lenses=[ln for ln in DEFAULT_LENSES if ln.key == "12mm"],
+                      **fast).proposal_id  # type: ignore[arg-type]  # fmt: skip
+    url = api.base + path.replace("{id}", str(pid if path.startswith("/placement") else run_id))
+    if path.endswith("/accept"):
+        with engine.connect() as conn:
+            rank = conn.execute(text("SELECT min(rank) FROM placement_sites WHERE proposal_id = "
+                                     ":p AND accepted_camera_id IS NULL"), {"p": pid}).scalar()
+        reply = _call(method, url, token, json_body={"ranks": [rank]})
+        if reply[0] == 200:  # undo: the site is free again (ON DELETE SET NULL)
+            with engine.begin() as conn:
+                conn.execute(text("DELETE FROM cameras WHERE device_id = :d"),
+                             {"d": reply[1]["accepted"][0]["device_id"]})
+        return reply
     return _call(method, url, token)
 
 
@@ -353,6 +436,47 @@ def test_a_district_gets_no_sighting_of_another_districts_devices(
     finally:
         with city.engine.begin() as conn:
             conn.execute(text("DELETE FROM sightings WHERE object_ref = :o"), {"o": ref})
+
+
+def test_a_district_sees_no_job_proposal_or_run_row_of_another_district(
+    api: GatewayThread, city: City
+) -> None:
+    """IDOR on analysis: b's job and b's proposal are 404 for a (200 for b); a's planner
+    cannot plan for b, nor what-if b's cameras; a's view of a run holds a's rows only."""
+    tok = {k: city.tokens[f"planner:{k}"] for k in ("a", "b")}
+    with city.engine.connect() as conn:
+        b_station = conn.execute(text("SELECT code FROM jurisdictions WHERE id = ANY(:u) AND "
+                                      "level = 'station' ORDER BY code LIMIT 1"),
+                                 {"u": sorted(city.units["b"])}).scalar_one()  # fmt: skip
+        b_cam = next(iter(sorted(city.devices_of("b"))))
+    status, job = _call("POST", f"{api.base}/placement/proposals", tok["b"],
+                        json_body={**FAST_PLACEMENT, "jurisdiction": b_station})  # fmt: skip
+    assert status == 202, job
+    _wait_job(api, (status, job), tok["b"])
+    _, job = _call("GET", f"{api.base}/jobs/{job['id']}", tok["b"])
+    assert job["status"] == "done", job["error"]
+    assert _call("GET", f"{api.base}/jobs/{job['id']}", tok["a"])[0] == 404
+    assert job["id"] not in {j["id"] for j in _call("GET", f"{api.base}/jobs", tok["a"])[1]["jobs"]}
+    prop = f"{api.base}/placement/proposals/{job['result']['proposal_id']}"
+    assert _call("GET", prop, tok["b"])[0] == 200
+    assert _call("GET", prop, tok["a"])[0] == 404
+    assert _call("POST", f"{prop}/accept", tok["a"], json_body={})[0] == 404
+    status, body = _call("POST", f"{api.base}/placement/proposals", tok["a"],
+                         json_body={**FAST_PLACEMENT, "jurisdiction": b_station})  # fmt: skip
+    assert status == 403 and body["invalid_params"] == ["jurisdiction"]
+    status, body = _call("POST", f"{api.base}/coverage/runs", tok["a"],
+                         json_body={"what_if": {"remove": [b_cam]}})  # fmt: skip
+    assert status == 422 and body["invalid_params"] == ["what_if.remove[0]"]
+    # a's view of the latest run: a's jurisdictions and key areas only
+    with city.engine.connect() as conn:
+        a_keys = set(conn.execute(text("SELECT code FROM jurisdictions WHERE id = ANY(:u) "
+                                       "UNION ALL SELECT id::text FROM key_areas "
+                                       "WHERE jurisdiction_id = ANY(:u)"),
+                                  {"u": sorted(city.units["a"])}).scalars())  # fmt: skip
+    _, run = _call("GET", f"{api.base}/coverage/runs/{city.run_id}",
+                   city.tokens["investigator:a"])  # fmt: skip
+    assert run["assessment"] and {r["area_key"] for r in run["assessment"]} <= a_keys
+    assert "totals" not in run
 
 
 def test_batch_reads_a_scopes_cameras_once_per_run(api: GatewayThread, city: City) -> None:
