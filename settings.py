@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     upload_max_mb: int = Field(
         default=1024, ge=1, description="Largest survey file the API accepts, in MiB."
     )
+    api_rate_per_s: float = Field(
+        default=50.0, ge=0,
+        description="Requests per second one API token may send on average (0: no limit); "
+        "beyond it the API answers 429 with Retry-After.",
+    )
+    api_burst: int = Field(
+        default=200, ge=1,
+        description="Requests one API token may send at once before api_rate_per_s applies.",
+    )
     basemap_url: str | None = Field(
         default=None,
         description=(

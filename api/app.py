@@ -1,7 +1,7 @@
 """The HTTP API app factory: survey uploads, which-cameras lookups (one point or a batch),
 OGC API - Features with device writes and alarm intake (:mod:`api.features`, :mod:`api.devices`,
 :mod:`api.alarms`), and analysis jobs: coverage and what-if runs, placement proposals
-(:mod:`api.analysis`, :mod:`api.jobs`).
+(:mod:`api.analysis`, :mod:`api.jobs`), rate-limited per token (:mod:`api.ratelimit`).
 
 Every route but the public ones (:data:`PUBLIC_ROUTES`: health, the landing page, conformance
 and the OpenAPI document, none with data) needs a token (:mod:`api.auth`) whose role may do the
@@ -261,10 +261,14 @@ async def health(request: web.Request) -> web.Response:
 
 def create_app(settings: Settings, engine: Engine) -> web.Application:
     """The API application (the engine is owned by the caller)."""
-    app = web.Application(middlewares=[problems], client_max_size=settings.upload_max_mb << 20)
+    from api.ratelimit import RATE_LIMITS, buckets_for, rate_limit
+
+    app = web.Application(middlewares=[problems, rate_limit],
+                          client_max_size=settings.upload_max_mb << 20)  # fmt: skip
     app[ENGINE] = engine
     app[SETTINGS] = settings
     app[WHICH_INDEX] = IndexCache(engine)
+    app[RATE_LIMITS] = buckets_for(settings)
     _add_analysis(app)
     app.router.add_get("/health", health)  # public: says the process answers, no data
     app.router.add_post("/imports/{kind}", upload_survey)

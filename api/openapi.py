@@ -29,6 +29,8 @@ def _responses(ok: dict[str, Any], action: str | None) -> dict[str, Any]:
     if action is not None:
         out["401"] = _problem("no valid bearer token")
         out["403"] = _problem(f"the token's role may not {action}")
+        out["429"] = _problem("the token sent more than api_rate_per_s requests per second "
+                              "(bursts of api_burst); header Retry-After says when to retry")
     return out
 
 
