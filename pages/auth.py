@@ -63,6 +63,7 @@ ROUTES: dict[str, str] = {
     "/_dash-update-component": CALLBACK,
     "audit": "admin",
     "export_assessment": "export",  # the assessment table as CSV (pages/assessment.py)
+    "device_tiles": "view",  # camera tiles of a large city, read for the user's scope
 }
 """Flask endpoint -> who may use it: ``public``; ``session`` (any logged-in user); ``callback``
 (the action registered for the Dash callback named in the request); else an action of

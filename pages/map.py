@@ -35,6 +35,7 @@ from pages import (
     assessment,
     auth,
     camera_search,
+    device_tiles,
     first_response,
     patrol,
     planner,
@@ -45,6 +46,7 @@ from pages import (
 from settings import Settings
 from store import coverage, health
 from store.access import allowed
+from store.device_tiles import map_frames_tiled
 from store.queries import map_frames
 from store.scope import Principal, Scope
 
@@ -147,6 +149,7 @@ def layout(
     principal: Principal,
     health_cursor: int | None = None,
     planner_run: int | None = None,
+    camera_tiles: device_tiles.Tiled | None = None,
 ) -> Component:
     """The console page for ``principal``.
 
@@ -171,6 +174,9 @@ def layout(
         coverage per DORI level, blind spots, road coverage, entry roads without checkpoint;
         each a toggleable overlay (off at first, read from the store when first switched on)
         with a legend shown while it is on. None: no planner layers.
+    camera_tiles
+        Set for a scope with many cameras (:func:`pages.device_tiles.tiled`): the cameras are
+        drawn from tiles (``frames["cameras"]`` is then empty) and counted from this.
 
     Returns
     -------
@@ -192,7 +198,7 @@ def layout(
         roads.build(frames["roads"]),
         jurisdictions.build(frames["jurisdictions"]),
         key_areas.build(frames["key_areas"]),
-        cameras.build(frames["cameras"]),
+        device_tiles.overlay() if camera_tiles else cameras.build(frames["cameras"]),
         checkpoints.build(frames["checkpoints"]),
         alarm_points.build(frames["alarm_points"]),
     ]
@@ -235,6 +241,13 @@ def layout(
         **view,
     )
     n_cameras, n_checkpoints = len(frames["cameras"]), len(frames["checkpoints"])
+    legend, tile_parts = _legend(frames["cameras"]), []
+    if camera_tiles is not None:  # a large city: cameras come as tiles (pages/device_tiles.py)
+        n_cameras = camera_tiles.count
+        legend = html.Div(_legend_rows(camera_tiles.status_counts), id="legend",
+                          className="sl-legend")  # fmt: skip
+        tile_parts = device_tiles.page_parts(principal.scope, may_video=may["video"],
+                                             map_id=MAP_ID)  # fmt: skip
     header = html.Header(
         [
             html.H1("Sightline 视界"),
@@ -253,7 +266,8 @@ def layout(
             html.Div(
                 [
                     the_map,
-                    _legend(frames["cameras"]),
+                    legend,
+                    *tile_parts,
                     *planner.legend_panel(planner_run),
                     *([html.Div(id=VIDEO_PANEL_ID)] if may["video"] else []),
                     *(first_response.panels(with_video=may["video"]) if may["coverage"] else []),
@@ -373,6 +387,7 @@ class FramesCache:
         self.ttl_s = ttl_s
         self._lock = threading.Lock()
         self._kept: dict[Scope, tuple[float, dict[str, GeoDataFrame], int]] = {}
+        self._tiled: dict[Scope, device_tiles.Tiled | None] = {}
 
     def get(self, scope: Scope) -> tuple[dict[str, GeoDataFrame], int]:
         now = time.monotonic()
@@ -381,12 +396,21 @@ class FramesCache:
             if hit is not None and now - hit[0] < self.ttl_s:
                 return hit[1], hit[2]
         cursor = health_cursor(self.engine)  # before the frames: no change falls in between
-        frames = map_frames(self.engine, scope)
+        tiled = device_tiles.tiled(self.engine, scope)
+        frames = map_frames(self.engine, scope) if tiled is None else \
+            map_frames_tiled(self.engine, scope)  # fmt: skip
         with self._lock:
             if len(self._kept) >= FRAMES_CACHE_SCOPES:
                 self._kept.clear()
+                self._tiled.clear()
             self._kept[scope] = (now, frames, cursor)
+            self._tiled[scope] = tiled
         return frames, cursor
+
+    def tiled(self, scope: Scope) -> device_tiles.Tiled | None:
+        """The camera facts of a tiled page of ``scope`` (after :meth:`get`), else None."""
+        with self._lock:
+            return self._tiled.get(scope)
 
 
 def page_for_user(settings: Settings, engine: Engine) -> Callable[[], Component]:
@@ -401,7 +425,8 @@ def page_for_user(settings: Settings, engine: Engine) -> Callable[[], Component]
         t = time.perf_counter()
         frames, cursor = cache.get(who.scope)
         page = layout(settings, frames, principal=who, health_cursor=cursor,
-                      planner_run=coverage_run(engine))  # fmt: skip
+                      planner_run=coverage_run(engine),
+                      camera_tiles=cache.tiled(who.scope))  # fmt: skip
         log.debug("page for %s built in %.3f s", who.subject, time.perf_counter() - t)
         return page
 
@@ -427,6 +452,9 @@ def register(app: Dash, settings: Settings, engine: Engine, *,
         return panel
 
     camera_search.register(app)
+    device_tiles.register(app, engine,
+                          lambda f: video_panel(settings, engine, auth.principal(), f),
+                          VIDEO_PANEL_ID, HEALTH_CHANGES_ID)  # fmt: skip
     first_response.register(app, settings, engine, MAP_ID)
     planner.register(app, engine, LAYERS_CONTROL_ID)
     selection.register(app, settings, engine)

@@ -73,6 +73,9 @@ CALLBACKS: dict[str, tuple[str, bool]] = {
     "..wi-move-camera.data...wi-move-label.children..": ("analyse", True),
     "..wi-job.data...wi-poll.disabled...wi-status.children...wi-progress.value...wi-result.children..."
     "wi-layer.children..": ("analyse", True),
+    # A large city's camera tiles (pages/device_tiles.py): draw them, recolour on deltas.
+    "camera-tiles-sink.data": ("view", False),
+    "camera-tiles-live.data": ("health", False),
 }  # fmt: skip
 
 # Every Flask route (endpoint), an example path, and who may use it.
@@ -93,6 +96,7 @@ ROUTES: dict[str, tuple[str, str, str]] = {
     "/_dash-update-component": ("POST", UPDATE, "callback"),
     "audit": ("GET", "/audit", "admin"),
     "export_assessment": ("GET", "/export/assessment.csv", "export"),
+    "device_tiles": ("GET", "/device-tiles/cameras/0/0/0.json", "view"),
 }  # fmt: skip
 HTML_PAGES = {"/", "/<path:path>", "audit"}
 

@@ -1,0 +1,222 @@
+"""Web-Mercator tiles of the camera layer for large cities, read per scope from PostGIS.
+
+A tile (``z/x/y``, the XYZ scheme of OSM and Leaflet, 256 px) holds either the raw cameras in
+it (few enough to draw one by one) or, above :data:`MAX_POINTS`, their counts per square cell
+of :data:`CELL_PX` screen pixels. Both are bounded in size whatever the city holds, and both use
+the GiST index on ``cameras.geom``. Every query is limited to a :class:`~store.scope.Scope`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import Connection, Engine, text
+
+from store.map_queries import placement_sites
+from store.queries import MAP_COLUMNS, read_scoped
+from store.scope import Scope
+
+TILE_PX = 256
+CELL_PX = 64
+"""Side of an aggregate cell in screen pixels (a tile holds 4 x 4 cells)."""
+MAX_POINTS = 2000
+"""Above this many cameras in a tile (with its margin) the tile is sent as counts per cell."""
+MARGIN_PX = 12
+"""Points this close outside a tile are sent with it: markers cut by a tile edge are drawn
+whole by both tiles, and a click near the edge finds them in the tile under the pointer."""
+MAX_ZOOM = 24
+MAX_LAT_DEG = 85.0511287798
+
+
+class TileError(ValueError):
+    """A tile address outside the XYZ scheme (zoom 0–24, x and y in 0 … 2^z − 1)."""
+
+
+@dataclass(frozen=True)
+class PointTile:
+    """Cameras of one tile. ``x_px``/``y_px`` are screen pixels from the tile's top-left corner
+    (may lie up to :data:`MARGIN_PX` outside 0–256)."""
+
+    ids: list[int]
+    device_ids: list[str]
+    names: list[str]
+    kinds: list[str]
+    statuses: list[str]
+    x_px: NDArray[np.float64]
+    y_px: NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class CountTile:
+    """Cameras of one tile counted per cell: the cell's column and row (0–3), its count, how
+    many are not online, and the mean position of its cameras in tile pixels."""
+
+    col: list[int]
+    row: list[int]
+    count: list[int]
+    not_online: list[int]
+    x_px: list[float]
+    y_px: list[float]
+    total: int = field(default=0)
+
+
+def tile_bounds(
+    z: int, x: int, y: int, margin_px: float = 0.0
+) -> tuple[float, float, float, float]:
+    """``(west, south, east, north)`` of tile ``z/x/y`` in degrees (EPSG:4326), grown by
+    ``margin_px`` screen pixels on every side.
+
+    Raises
+    ------
+    TileError
+        If the address is outside the scheme.
+    """
+    if not 0 <= z <= MAX_ZOOM:
+        raise TileError(f"zoom {z} outside 0–{MAX_ZOOM}")
+    n = 1 << z
+    if not (0 <= x < n and 0 <= y < n):
+        raise TileError(f"tile {z}/{x}/{y}: x and y must be in 0–{n - 1} at zoom {z}")
+    m = margin_px / TILE_PX
+
+    def lon(tx: float) -> float:
+        return tx / n * 360.0 - 180.0
+
+    def lat(ty: float) -> float:
+        ty = min(max(ty, 0.0), float(n))
+        return math.degrees(math.atan(math.sinh(math.pi * (1.0 - 2.0 * ty / n))))
+
+    return (max(lon(x - m), -180.0), lat(y + 1 + m), min(lon(x + 1 + m), 180.0), lat(y - m))
+
+
+def tile_pixels(
+    z: int, x: int, y: int, lon_deg: NDArray[np.float64], lat_deg: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Screen pixels of lon/lat points (degrees, EPSG:4326) from the top-left of tile ``z/x/y``
+    (spherical Web Mercator, EPSG:3857, as Leaflet draws it)."""
+    n = float(1 << z)
+    lat = np.radians(np.clip(lat_deg, -MAX_LAT_DEG, MAX_LAT_DEG))
+    tx = (np.asarray(lon_deg, dtype="float64") + 180.0) / 360.0 * n
+    ty = (1.0 - np.log(np.tan(lat) + 1.0 / np.cos(lat)) / math.pi) / 2.0 * n
+    return (tx - x) * TILE_PX, (ty - y) * TILE_PX
+
+
+def _where(scope: Scope) -> str:
+    return (f"t.geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326) "
+            f"AND {scope.devices('t', camera=True)}")  # fmt: skip
+
+
+def camera_points(
+    conn: Connection, scope: Scope, z: int, x: int, y: int, *, limit: int | None = None
+) -> PointTile | None:
+    """The cameras of ``scope`` in tile ``z/x/y`` (with a :data:`MARGIN_PX` margin), by id;
+    None when there are more than ``limit`` (default :data:`MAX_POINTS`; send
+    :func:`camera_counts` instead)."""
+    limit = MAX_POINTS if limit is None else limit
+    w, s, e, n = tile_bounds(z, x, y, MARGIN_PX)
+    rows = conn.execute(
+        text("SELECT t.id, t.device_id, t.name, t.kind, t.status, ST_X(t.geom) AS lon, "
+             f"ST_Y(t.geom) AS lat FROM cameras t WHERE {_where(scope)} "  # noqa: S608
+             "ORDER BY t.id LIMIT :lim"),
+        {"w": w, "s": s, "e": e, "n": n, "lim": limit + 1, **scope.params()},
+    ).all()  # fmt: skip
+    if len(rows) > limit:
+        return None
+    lon = np.array([r.lon for r in rows], dtype="float64")
+    lat = np.array([r.lat for r in rows], dtype="float64")
+    px, py = tile_pixels(z, x, y, lon, lat)
+    return PointTile(
+        ids=[int(r.id) for r in rows], device_ids=[str(r.device_id) for r in rows],
+        names=[str(r.name or "") for r in rows], kinds=[str(r.kind) for r in rows],
+        statuses=[str(r.status) for r in rows], x_px=px, y_px=py,
+    )  # fmt: skip
+
+
+def camera_counts(conn: Connection, scope: Scope, z: int, x: int, y: int) -> CountTile:
+    """The cameras of ``scope`` in tile ``z/x/y`` (no margin) counted per cell of
+    :data:`CELL_PX` pixels, computed in PostGIS (one index scan and a GROUP BY)."""
+    w, s, e, n = tile_bounds(z, x, y)
+    # Mercator pixel of each camera, from lon/lat directly (no ST_Transform per row).
+    px = "((ST_X(t.geom) + 180.0) / 360.0 * :scale - :x) * :tile"
+    lat = f"radians(LEAST(GREATEST(ST_Y(t.geom), -{MAX_LAT_DEG}), {MAX_LAT_DEG}))"
+    py = f"((1.0 - ln(tan({lat}) + 1.0 / cos({lat})) / pi()) / 2.0 * :scale - :y) * :tile"
+    rows = conn.execute(
+        text(f"""
+            WITH p AS (
+                SELECT {px} AS px, {py} AS py, t.status <> 'online' AS bad
+                FROM cameras t WHERE {_where(scope)}
+            ), c AS (
+                SELECT LEAST(GREATEST(floor(px / :cell), 0), :cells - 1)::int AS col,
+                       LEAST(GREATEST(floor(py / :cell), 0), :cells - 1)::int AS row,
+                       px, py, bad FROM p
+                -- The envelope test is inclusive and approximate at the edges: a camera
+                -- belongs to the one tile its pixel falls in.
+                WHERE px >= 0 AND px < :tile AND py >= 0 AND py < :tile
+            )
+            SELECT col, row, count(*) AS n, count(*) FILTER (WHERE bad) AS bad,
+                   avg(px) AS mx, avg(py) AS my
+            FROM c GROUP BY col, row ORDER BY row, col
+        """),  # noqa: S608 - fixed SQL, values bound
+        {"w": w, "s": s, "e": e, "n": n, "scale": float(1 << z), "x": x, "y": y,
+         "tile": TILE_PX, "cell": CELL_PX, "cells": TILE_PX // CELL_PX, **scope.params()},
+    ).all()  # fmt: skip
+    return CountTile(
+        col=[int(r.col) for r in rows], row=[int(r.row) for r in rows],
+        count=[int(r.n) for r in rows], not_online=[int(r.bad) for r in rows],
+        x_px=[round(float(r.mx), 1) for r in rows], y_px=[round(float(r.my), 1) for r in rows],
+        total=sum(int(r.n) for r in rows),
+    )  # fmt: skip
+
+
+def camera_tile(conn: Connection, scope: Scope, z: int, x: int, y: int) -> PointTile | CountTile:
+    """Tile ``z/x/y`` of the camera layer for ``scope``: its cameras one by one, or counted per
+    cell when there are more than :data:`MAX_POINTS`."""
+    points = camera_points(conn, scope, z, x, y)
+    return points if points is not None else camera_counts(conn, scope, z, x, y)
+
+
+def camera_count(conn: Connection, scope: Scope) -> int:
+    """How many cameras ``scope`` sees (decides between inline GeoJSON and tiles)."""
+    return int(conn.execute(
+        text(f"SELECT count(*) FROM cameras t WHERE {scope.devices('t', camera=True)}"),  # noqa: S608
+        scope.params(),
+    ).scalar_one())  # fmt: skip
+
+
+def camera_extent(conn: Connection, scope: Scope) -> tuple[float, float, float, float] | None:
+    """``(west, south, east, north)`` in degrees of the cameras of ``scope``; None if none."""
+    row = conn.execute(
+        text("SELECT ST_XMin(b) AS w, ST_YMin(b) AS s, ST_XMax(b) AS e, ST_YMax(b) AS n FROM "
+             f"(SELECT ST_Extent(t.geom) AS b FROM cameras t WHERE "  # noqa: S608
+             f"{scope.devices('t', camera=True)}) q"),
+        scope.params(),
+    ).one()  # fmt: skip
+    if row.w is None:
+        return None
+    return float(row.w), float(row.s), float(row.e), float(row.n)
+
+
+def camera_status_counts(conn: Connection, scope: Scope) -> dict[str, int]:
+    """Cameras of ``scope`` per status (the legend of a tiled page)."""
+    rows = conn.execute(
+        text(f"SELECT t.status, count(*) AS n FROM cameras t WHERE "  # noqa: S608
+             f"{scope.devices('t', camera=True)} GROUP BY t.status"),
+        scope.params(),
+    ).all()  # fmt: skip
+    return {str(r.status): int(r.n) for r in rows}
+
+
+def map_frames_tiled(engine: Engine, scope: Scope) -> dict[str, gpd.GeoDataFrame]:
+    """:func:`store.queries.map_frames` for a page whose cameras come as tiles: every layer
+    but the cameras, whose frame is empty (with its columns)."""
+    with engine.connect() as conn:
+        frames = {name: read_scoped(conn, name, scope) for name in MAP_COLUMNS
+                  if name != "cameras"}  # fmt: skip
+        frames["cameras"] = gpd.GeoDataFrame(
+            {c: [] for c in MAP_COLUMNS["cameras"][1]}, geometry=[], crs=4326
+        )
+        frames["placement"] = placement_sites(conn, scope)
+    return frames
