@@ -318,7 +318,7 @@ class Sighting(Base):
     )
     __mapper_args__ = {"primary_key": ["object_ref", "seen_at"]}
 
-    object_ref: Mapped[str] = mapped_column(Text)
+    object_ref: Mapped[str] = mapped_column(Text(collation="C"))  # opaque: byte order
     seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     camera_id: Mapped[int | None] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
     checkpoint_id: Mapped[int | None] = mapped_column(

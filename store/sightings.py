@@ -114,9 +114,8 @@ def pgcopy_rows(batch: SightingBatch, start: int, stop: int) -> bytes:
         keep = length >= 0
         if i in (0, 4):  # text
             arr = ref if i == 0 else dirs
-            assert arr is not None
-            width = arr.dtype.itemsize
-            if width:
+            width = 0 if arr is None else arr.dtype.itemsize
+            if arr is not None and width:
                 raw = np.ascontiguousarray(arr).view(np.uint8).reshape(n, width)
                 mask = (np.arange(width) < np.maximum(length, 0)[:, None])
                 buf[(data[:, None] + np.arange(width))[mask]] = raw[mask]
@@ -205,6 +204,8 @@ def load(conn: Connection, batch: SightingBatch, *, analyze: bool = True) -> Loa
 def _new_partition(conn: Connection, name: str, month: np.datetime64,
                    part: SightingBatch) -> None:  # fmt: skip
     lo, hi = month_bounds(month)
+    # the index builds of a month (10M rows) sort in memory instead of spilling to disk
+    conn.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
     conn.execute(text(f"CREATE TABLE {name} (LIKE sightings INCLUDING DEFAULTS "
                       "INCLUDING CONSTRAINTS)"))  # fmt: skip
     # lets ATTACH skip its scan for rows of other months
@@ -212,12 +213,18 @@ def _new_partition(conn: Connection, name: str, month: np.datetime64,
     conn.execute(text(f"ALTER TABLE {name} ADD CONSTRAINT {name}_range CHECK (seen_at >= "
                       f"'{lo.isoformat()}' AND seen_at < '{hi.isoformat()}')"))  # fmt: skip
     copy_batch(conn, name, part)
-    _count(conn, name)  # before the move: moved rows were counted when they arrived
     # rows of this month that arrived before the partition existed (the default partition)
-    conn.execute(
-        text(f"WITH m AS (DELETE FROM sightings_default WHERE seen_at >= :lo AND seen_at < :hi "
-             f"RETURNING *) INSERT INTO {name} SELECT * FROM m"), {"lo": lo, "hi": hi},
-    )  # fmt: skip
+    conn.execute(text("CREATE TEMP TABLE sightings_moved ON COMMIT DROP AS WITH m AS (DELETE "
+                      "FROM sightings_default WHERE seen_at >= :lo AND seen_at < :hi RETURNING *) "
+                      "SELECT * FROM m"), {"lo": lo, "hi": hi})  # fmt: skip
+    conn.execute(text(f"INSERT INTO {name} SELECT * FROM sightings_moved"))
+    # the month's counts afresh: the batch's counted in numpy and COPYed (a month has up to
+    # hours x devices rows: an upsert per row would cost more than the partition's index)
+    conn.execute(text("DELETE FROM sighting_counts WHERE hour >= :lo AND hour < :hi"),
+                 {"lo": lo, "hi": hi})  # fmt: skip
+    _copy_counts(conn, part)
+    _count(conn, "sightings_moved")
+    conn.execute(text("DROP TABLE sightings_moved"))
     conn.execute(text(f"CREATE UNIQUE INDEX {name}_ors ON {name} {_UNIQUE}"))
     conn.execute(text(f"CREATE INDEX {name}_brin ON {name} USING brin (seen_at) "
                       "WITH (autosummarize = on)"))  # fmt: skip
@@ -235,6 +242,48 @@ def _append(conn: Connection, name: str, part: SightingBatch) -> None:
     conn.execute(text(f"DROP TABLE {stage}"))
     # autosummarize queues this for autovacuum; do it now so time windows stay fast
     conn.execute(text(f"SELECT brin_summarize_new_values('{name}_brin')"))
+
+
+def pgcopy_fixed(columns: list[tuple[NDArray[Any], str]]) -> bytes:
+    """Rows of fixed-width columns in binary COPY row format (no header): each column is
+    (values, big-endian numpy type such as ``">i4"``); negative ``>i4`` ids are NULL."""
+    n = len(columns[0][0])
+    widths = [np.dtype(t).itemsize for _, t in columns]
+    null = [(v < 0) if t == ">i4" else np.zeros(n, bool) for v, t in columns]
+    sizes = [4 + np.where(z, 0, w) for z, w in zip(null, widths, strict=True)]
+    row_size = 2 + np.sum(sizes, axis=0)
+    offs = np.zeros(n, np.int64)
+    np.cumsum(row_size[:-1], out=offs[1:])
+    buf = np.zeros(int(row_size.sum()), np.uint8)
+    _put(buf, offs, np.full(n, len(columns), ">i2"))
+    pos = offs + 2
+    for (v, t), z, w, size in zip(columns, null, widths, sizes, strict=True):
+        _put(buf, pos, np.where(z, -1, w).astype(">i4"))
+        _put(buf, (pos + 4)[~z], v[~z].astype(t))
+        pos = pos + size
+    return buf.tobytes()
+
+
+def _copy_counts(conn: Connection, part: SightingBatch) -> None:
+    """COPY the batch's sightings per device and UTC hour into ``sighting_counts`` (the
+    hours must hold no counts yet)."""
+    hour = part.seen_at_us // 3_600_000_000  # < 2**20 until the year 2089
+    dev = np.where(part.camera_id > 0, part.camera_id * 2, part.checkpoint_id * 2 + 1)
+    uniq, n = np.unique((hour << 33) | dev, return_counts=True)  # one int64 key: fast sort
+    h, d = uniq >> 33, uniq & ((1 << 33) - 1)
+    cam = np.where(d % 2 == 0, d // 2, -1)
+    chk = np.where(d % 2 == 1, d // 2, -1)
+    cols = [((h * 3_600_000_000 - _PG_EPOCH_US), ">i8"), (cam, ">i4"), (chk, ">i4"),
+            (n.astype(np.int64), ">i8")]
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cur, cur.copy(
+        "COPY sighting_counts (hour, camera_id, checkpoint_id, n) FROM STDIN (FORMAT BINARY)"
+    ) as cp:  # fmt: skip
+        cp.write(_HEADER)
+        for start in range(0, len(uniq), _CHUNK_ROWS):
+            cp.write(pgcopy_fixed([(v[start:start + _CHUNK_ROWS], t) for v, t in cols]))
+        cp.write(_TRAILER)
 
 
 def _count(conn: Connection, table: str) -> None:

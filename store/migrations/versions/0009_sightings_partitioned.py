@@ -7,6 +7,8 @@ UNIQUE (object_ref, seen_at, camera_id, checkpoint_id) NULLS NOT DISTINCT (one o
 device columns is always NULL). BRIN on ``seen_at`` (autosummarised) for time windows, and
 ``sighting_counts`` (per device and UTC hour, maintained by the loader) for device counts.
 Rows outside every month partition land in ``sightings_default``. Existing rows move there.
+``object_ref`` is opaque: byte order (COLLATE "C") sorts it 2-3x faster than a locale when
+a month's index is built.
 
 Revision ID: 0009
 Revises: 0008
@@ -37,7 +39,7 @@ def upgrade() -> None:
                    f"TO fk_sightings_flat_{fk}")  # fmt: skip
     op.execute("""
         CREATE TABLE sightings (
-            object_ref text NOT NULL,
+            object_ref text COLLATE "C" NOT NULL,
             seen_at timestamptz NOT NULL,
             camera_id integer,
             checkpoint_id integer,
