@@ -40,6 +40,11 @@ STATE_ID = "patrol-state"
 STATUS_ID = "patrol-status"
 HIGHLIGHT_ID = "patrol-highlight"
 PAGE_SIZE = 4  # a 2×2 grid per step
+GRID_CLASS = "sl-video-grid sl-patrol-grid"
+
+
+def first_response_grid_class() -> str:
+    return "sl-video-grid"  # the grid's class in pages.first_response.panels
 ROUTE_WITHIN_M = 30.0
 
 
@@ -182,6 +187,7 @@ def register(app: Dash, settings: Settings, engine: Engine) -> None:
         Output(first_response.GRID_TILES_ID, "style", allow_duplicate=True),
         Output(first_response.GRID_TITLE_ID, "children", allow_duplicate=True),
         Output(first_response.GRID_ID, "hidden", allow_duplicate=True),
+        Output(first_response.GRID_ID, "className", allow_duplicate=True),
         Output(TICK_ID, "disabled"),
         Output(TICK_ID, "interval"),
         Output(HIGHLIGHT_ID, "children"),
@@ -197,7 +203,10 @@ def register(app: Dash, settings: Settings, engine: Engine) -> None:
     def _run(_run: Any, _stop: Any, _tick: Any, _close: Any, chosen: Any,
              state: Any) -> tuple[Any, ...]:  # fmt: skip
         out = _step(ctx.triggered_id, chosen, state)
-        return (out[6], *out[:6], *out[7:])
+        # While a patrol runs the grid takes the right part of the map only: the rings around
+        # its cameras and the patrol's controls stay in view.
+        grid_class = GRID_CLASS if out[6] is not None else first_response_grid_class()
+        return (out[6], *out[:4], grid_class, *out[4:6], *out[7:])
 
     def _step(trigger: Any, chosen: Any, state: Any) -> tuple[Any, ...]:
         """(tiles, style, title, grid hidden, tick disabled, interval, state, rings, status)."""

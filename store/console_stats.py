@@ -137,10 +137,14 @@ def cameras_along_route(
     ``device_id, name, status, lon, lat, along, distance_m`` (``along`` the fraction 0-1 of
     the route at the nearest point)."""
     g = _geojson_text(route, ("LineString",))
+    # Position along the route in a local equirectangular frame (longitude scaled by the cosine
+    # of the route's latitude): in raw degrees the nearest point of a zig-zag route can lie on
+    # the wrong leg (a degree of longitude is 0.72 of one of latitude at 43.7° N).
     rows = conn.execute(
-        text("WITH r AS (SELECT ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326) AS g) "  # noqa: S608
+        text("WITH r0 AS (SELECT ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326) AS g), "  # noqa: S608
+             "r AS (SELECT g, cos(radians(ST_Y(ST_Centroid(g)))) AS k FROM r0) "
              "SELECT c.device_id, c.name, c.status, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, "
-             "ST_LineLocatePoint(r.g, c.geom) AS along, "
+             "ST_LineLocatePoint(ST_Scale(r.g, r.k, 1), ST_Scale(c.geom, r.k, 1)) AS along, "
              "ST_Distance(r.g::geography, c.geom::geography) AS distance_m "
              "FROM cameras c, r WHERE ST_DWithin(r.g::geography, c.geom::geography, :m) "
              f"AND {scope.devices('c', camera=True)} "

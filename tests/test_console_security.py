@@ -67,8 +67,8 @@ CALLBACKS: dict[str, tuple[str, bool]] = {
     "..patrol-picked.data...patrol-picked-list.children..": ("video", True),
     "..patrol-message.children...patrol-list.options...patrol-list.value..": ("video", True),
     "..patrol-state.data...video-grid-tiles.children...video-grid-tiles.style..."
-    "video-grid-title.children...video-grid.hidden...patrol-tick.disabled...patrol-tick.interval..."
-    "patrol-highlight.children...patrol-status.children..": ("video", True),
+    "video-grid-title.children...video-grid.hidden...video-grid.className...patrol-tick.disabled..."
+    "patrol-tick.interval...patrol-highlight.children...patrol-status.children..": ("video", True),
     "assessment-table.children": ("coverage", True),
     "..wi-move-camera.data...wi-move-label.children..": ("analyse", True),
     "..wi-job.data...wi-poll.disabled...wi-status.children...wi-progress.value...wi-result.children..."
