@@ -299,7 +299,7 @@ class Alarm(Base):
 class Sighting(Base):
     """An object reference seen at a checkpoint or camera at a time. No images, no biometrics.
 
-    Partitioned by month of ``seen_at`` (``store.sightings`` creates the partitions); the
+    Partitioned by UTC day of ``seen_at`` (``store.sightings`` creates the partitions); the
     unique index is the object lookup and refuses duplicates. No surrogate key: the ORM
     identity is (object_ref, seen_at) (one device column is always NULL).
     """
@@ -340,10 +340,8 @@ class SightingCount(Base):
     __mapper_args__ = {"primary_key": ["hour", "camera_id", "checkpoint_id"]}
 
     hour: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    camera_id: Mapped[int | None] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
-    checkpoint_id: Mapped[int | None] = mapped_column(
-        ForeignKey("checkpoints.id", ondelete="CASCADE")
-    )
+    camera_id: Mapped[int | None] = mapped_column(Integer)  # derived data: no foreign keys
+    checkpoint_id: Mapped[int | None] = mapped_column(Integer)
     n: Mapped[int] = mapped_column(BigInteger)
 
 

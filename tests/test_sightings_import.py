@@ -1,6 +1,6 @@
-"""Sighting files: valid files land in month partitions (new ones attached with their indexes,
-stored months appended), hourly device counts follow, one audit entry per import; bad files are
-refused with row errors naming file, row, field and reason, and nothing is written."""
+"""Sighting files: valid files land in day partitions (new ones attached with their indexes,
+late rows of stored days appended), hourly device counts follow, one audit entry per import;
+bad files are refused with row errors naming file, row, field and reason, nothing written."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def _state(engine: Engine) -> tuple[int, int, int]:
             conn.execute(text("SELECT count(*) FROM sightings")).scalar_one(),
             conn.execute(text("SELECT coalesce(sum(n), 0) FROM sighting_counts")).scalar_one(),
             conn.execute(text("SELECT count(*) FROM pg_class WHERE relname LIKE "
-                              "'sightings_y%' AND relkind = 'r'")).scalar_one(),
+                              "'sightings_d%' AND relkind = 'r'")).scalar_one(),
         )  # fmt: skip
 
 
@@ -85,7 +85,7 @@ def _audits(engine: Engine, action: str) -> list[tuple[str, str, dict[str, objec
     return [(r.target, r.outcome, json.loads(r.details)) for r in rows]
 
 
-def test_a_valid_file_lands_in_new_month_partitions_with_their_indexes(
+def test_a_valid_file_lands_in_new_day_partitions_with_their_indexes(
     town: Engine, devices: dict[str, list[str]], tmp_path: Path
 ) -> None:
     k, c = devices["checkpoint"], devices["camera"]
@@ -97,40 +97,41 @@ def test_a_valid_file_lands_in_new_month_partitions_with_their_indexes(
     before = _state(town)
     done = import_sightings(town, f, cli_principal())
     assert done.rows == 3
-    assert done.partitions == {"sightings_y2025m02": "new", "sightings_y2025m03": "new"}
+    assert done.partitions == {"sightings_d20250228": "new", "sightings_d20250301": "new",
+                               "sightings_d20250310": "new"}
     with town.connect() as conn:
         rows = conn.execute(text(
             "SELECT tableoid::regclass::text, object_ref, seen_at, direction, lane, confidence "
             "FROM sightings WHERE seen_at < '2025-04-01' ORDER BY seen_at")).all()  # fmt: skip
         idx = conn.execute(text(
-            "SELECT count(*) FROM pg_index WHERE indrelid = 'sightings_y2025m03'::regclass"
+            "SELECT count(*) FROM pg_index WHERE indrelid = 'sightings_d20250301'::regclass"
         )).scalar_one()  # fmt: skip
         parent_idx = conn.execute(text(
             "SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE c.relname LIKE 'sightings_y2025m03%' AND c.relkind = 'i'"),
+            "WHERE c.relname LIKE 'sightings_d20250301%' AND c.relkind = 'i'"),
         ).scalar_one()  # fmt: skip
     t_first = dt.datetime(2025, 2, 28, 23, 59, 30, tzinfo=dt.UTC)
-    assert rows[0] == ("sightings_y2025m02", "粤B12345", t_first, "N", 1, 0.9)
-    assert rows[1][0] == "sightings_y2025m03" and rows[1][3:] == (None, None, None)
+    assert rows[0] == ("sightings_d20250228", "粤B12345", t_first, "N", 1, 0.9)
+    assert rows[1][0] == "sightings_d20250301" and rows[1][3:] == (None, None, None)
     assert rows[2][1:] == ("TAG-7", dt.datetime(2025, 3, 10, 10, tzinfo=dt.UTC), "90", 2, 1.0)
     assert idx == 2 and parent_idx == 2  # built once, then adopted by ATTACH (not rebuilt)
     after = _state(town)
     assert after[0] - before[0] == 3 and after[1] - before[1] == 3
-    assert after[2] - before[2] == 2
+    assert after[2] - before[2] == 3
     entry = _audits(town, "sightings.import")[-1]
     assert entry[0] == "ok.csv" and entry[1] == "ok" and entry[2]["rows"] == 3
 
 
-def test_a_stored_month_is_appended_and_counted_per_hour(
+def test_a_stored_day_is_appended_and_counted_per_hour(
     town: Engine, devices: dict[str, list[str]], tmp_path: Path
 ) -> None:
     k = devices["checkpoint"]
     f = tmp_path / "day.csv"
-    lines = [f"{k[2]},2025-03-11T09:{m:02d}:00Z,OBJ-{m % 3},,," for m in range(0, 60, 5)]
+    lines = [f"{k[2]},2025-03-10T09:{m:02d}:00Z,OBJ-{m % 3},,," for m in range(0, 60, 5)]
     f.write_text(HEADER + "\n".join(lines) + "\n")
     done = import_sightings(town, f, cli_principal())
-    assert done.partitions == {"sightings_y2025m03": "append"}
-    start = dt.datetime(2025, 3, 11, 9, tzinfo=dt.UTC)
+    assert done.partitions == {"sightings_d20250310": "append"}  # late rows of a stored day
+    start = dt.datetime(2025, 3, 10, 9, tzinfo=dt.UTC)
     with town.connect() as conn:
         hourly = ss.device_counts(conn, EVERYTHING, start, start + dt.timedelta(hours=1))
         raw = ss.device_counts(conn, EVERYTHING, start + dt.timedelta(seconds=1),
