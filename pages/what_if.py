@@ -56,7 +56,7 @@ PHASES = ("read", "facades", "sectors", "occlusion", "union", "blind_spots", "as
 # tilt and azimuth are asked for.
 SENSOR_W_MM, SENSOR_H_MM, RES_W_PX, RES_H_PX = 5.6, 3.15, 2560, 1440
 BASE_STYLE = {"color": "#525252", "weight": 1, "fillColor": "#969696", "fillOpacity": 0.35,
-              "dashArray": "4 3"}  # fmt: skip
+              "dashArray": "2 5"}  # fmt: skip
 NEW_STYLE = {"color": blind_layer.COLOR, "weight": 2, "fillColor": blind_layer.COLOR,
              "fillOpacity": 0.5}  # fmt: skip
 
@@ -215,7 +215,8 @@ def _points(what_if: Mapping[str, Any]) -> list[tuple[float, float]]:
 
 def comparison(base: dict[int, dict[str, Any]], new: dict[int, dict[str, Any]],
                base_run: int | None, run_id: int) -> Component:  # fmt: skip
-    """Blind area per key area (m²), base run vs what-if run, changed ones first."""
+    """Blind area per key area (m²), base run vs what-if run: the total, the key areas that
+    changed (most first, up to 15) and how many did not."""
     keys = sorted(set(base) | set(new),
                   key=lambda k: -abs(new.get(k, {}).get("area_m2", 0.0)
                                      - base.get(k, {}).get("area_m2", 0.0)))  # fmt: skip
@@ -227,7 +228,9 @@ def comparison(base: dict[int, dict[str, Any]], new: dict[int, dict[str, Any]],
                          html.Td(f"{tn:.1f}", id="wi-new-total"),
                          html.Td(f"{tn - tb:+.1f}")],
                         **{"data-base": f"{tb:.3f}", "data-new": f"{tn:.3f}"}))  # fmt: skip
-    for k in keys[:15]:
+    changed = [k for k in keys if abs(new.get(k, {}).get("area_m2", 0.0)
+                                      - base.get(k, {}).get("area_m2", 0.0)) >= 0.05]
+    for k in changed[:15]:
         b = base.get(k, {}).get("area_m2", 0.0)
         n = new.get(k, {}).get("area_m2", 0.0)
         name = (new.get(k) or base.get(k) or {}).get("name", str(k))
@@ -235,6 +238,8 @@ def comparison(base: dict[int, dict[str, Any]], new: dict[int, dict[str, Any]],
                              html.Td(f"{n - b:+.1f}")],
                             **{"data-key-area": str(k), "data-base": f"{b:.3f}",
                                "data-new": f"{n:.3f}"}))  # fmt: skip
+    rows.append(html.Tr([html.Td(f"{len(keys) - len(changed)} 未变 key areas unchanged",
+                                 colSpan=4)]))  # fmt: skip
     return html.Table(rows, className="sl-stats", id="wi-compare")
 
 

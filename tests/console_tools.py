@@ -114,6 +114,7 @@ DRAWN_JS = """(kind) => {
     const out = [];
     m.eachLayer((l) => {
         if (l.feature || !l.toGeoJSON) { return; }
+        if (kind === "Point" && !l.getIcon) { return; }  // markers, not circle markers
         const g = l.toGeoJSON().geometry;
         if (g && g.type === kind) { out.push(g); }
     });
