@@ -153,14 +153,16 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             stats = ss.load(conn, batch)
         load_s = time.perf_counter() - t
+        slow = sorted(stats.timings_s.values())
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE plain"))
-            conn.execute(text("VACUUM ANALYZE sightings_y2026m11"))
+            conn.execute(text("VACUUM ANALYZE sightings"))
         n = len(batch)
         say("")
         say("load (rows/s; target >= 400k/s including indexes)")
         say(f"  store.sightings.load (COPY binary, index + BRIN, counts, ATTACH, ANALYZE): "
-            f"{load_s:6.1f} s  {n / load_s / 1e3:7.0f} k rows/s   {stats.partitions}")
+            f"{load_s:6.1f} s  {n / load_s / 1e3:7.0f} k rows/s   {len(stats.partitions)} day "
+            f"partitions, {statistics.median(slow):.2f} s each (max {slow[-1]:.2f})")
         say(f"  baseline: plain COPY, no index                       "
             f"{plain_s:6.1f} s  {n / plain_s / 1e3:7.0f} k rows/s   ratio {load_s / plain_s:.2f}")
         say(f"  baseline: COPY with the btree kept row by row (2M)   "
@@ -238,6 +240,33 @@ def main(argv: list[str] | None = None) -> int:
                 f"{statistics.median(lat3) / statistics.median(lat_b):,.0f}x (vs BRIN)")
             conn.rollback()
 
+        # -- compaction ---------------------------------------------------------------------
+        say("")
+        with engine.begin() as conn:
+            t = time.perf_counter()
+            done = ss.compact_month(conn, 2026, 11)
+        say(f"compact {len(done['days'])} day partitions into {done['partition']}: "
+            f"{time.perf_counter() - t:.1f} s")  # fmt: skip
+        with engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            lat2 = []
+            with raw.cursor() as cur:
+                for o in typical:
+                    t = time.perf_counter()
+                    cur.execute("SELECT * FROM sightings WHERE object_ref = %s AND seen_at >= %s "
+                                "AND seen_at < %s ORDER BY seen_at", (ref(o), t0, t1),
+                                prepare=True).fetchall()  # fmt: skip
+                    lat2.append(time.perf_counter() - t)
+            say(f"  one object, 30 days, one month partition, prepared {ms(lat2)}")
+            lat = timed_each(lambda o: ss.object_sightings(conn, EVERYTHING, ref(o), t0, t1),
+                             list(typical))  # fmt: skip
+            say(f"  store.object_sightings on it                     {ms(lat)}")
+            lat = timed_each(lambda o: ss.object_sightings(conn, EVERYTHING, ref(o), t0, t1,
+                                                           limit=1000), list(heavy))  # fmt: skip
+            say(f"  heavy object, first page of 1000                 {ms(lat)}")
+            conn.rollback()
+
         # -- API --------------------------------------------------------------------------
         say("")
         say("one object through the API, route=false (target p95 < 5 ms)")
@@ -247,8 +276,8 @@ def main(argv: list[str] | None = None) -> int:
         # -- append a day while querying ---------------------------------------------------
         say("")
         day_n = len(batch) // 30
-        day, _ = make_batch(day_n, args.heavy, args.heavy_share, args.seed + 1, day0=14,
-                            days=1, ids=ids)  # fmt: skip
+        day, _ = make_batch(day_n, args.heavy, args.heavy_share, args.seed + 1, day0=30,
+                            days=1, ids=ids)  # fmt: skip  (December 1: a new day partition)
         idle = query_loop(engine, [ref(o) for o in typical], 2.0, None)
         done = threading.Event()
         t_app: list[float] = []
@@ -264,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         th.start()
         busy = query_loop(engine, [ref(o) for o in typical], 600.0, done)
         th.join()
-        say(f"append one day ({day_n:,} rows) into the live month: {t_app[0]:.1f} s "
+        say(f"append the next day ({day_n:,} rows) to the live store: {t_app[0]:.1f} s "
             f"({day_n / t_app[0] / 1e3:.0f} k rows/s); lookups meanwhile: {len(busy)}")
         say(f"  lookups idle   {ms(idle)}   max {max(idle) * 1e3:.1f} ms")
         say(f"  lookups during {ms(busy)}   max {max(busy) * 1e3:.1f} ms")

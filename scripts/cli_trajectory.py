@@ -38,6 +38,25 @@ def sightings_import(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def sightings_compact(args: argparse.Namespace, settings: Settings) -> int:
+    from store import sightings as ss
+
+    try:
+        year, month = (int(x) for x in args.month.split("-"))
+    except ValueError as exc:
+        raise ValueError(f"month must be YYYY-MM, got {args.month!r}") from exc
+    with _engine(settings).begin() as conn:
+        done = ss.compact_month(conn, year, month)
+    if args.json:
+        print(json.dumps(done, indent=2))
+    elif done["partition"] is None:
+        print(f"no day partitions in {args.month}")
+    else:
+        print(f"{len(done['days'])} day partitions ({done['rows']:,} sightings) -> "
+              f"{done['partition']}")  # fmt: skip
+    return 0
+
+
 def sightings_demo(args: argparse.Namespace, settings: Settings) -> int:
     from importers import sighting_demo
     from importers.sightings import import_sightings
@@ -142,6 +161,10 @@ def register(sub: Any, cmd: Callable[..., argparse.ArgumentParser]) -> None:
               "import a sighting file (CSV/Parquet: device_id, seen_at with zone, object_ref, "
               "direction, lane, confidence); any bad row refuses the file")  # fmt: skip
     imp.add_argument("file", type=Path)
+    cp = cmd(sis, "compact", sightings_compact,
+             "merge a past month's day partitions into one (faster lookups over the month; "
+             "readers wait only for the final swap)")  # fmt: skip
+    cp.add_argument("month", help="YYYY-MM (UTC)")
     dm = cmd(sis, "demo", sightings_demo,
              "generate seeded demo sightings: vehicles driven along the demo roads, seen where "
              "checkpoints and cameras cover them; writes the file and the ground truth, imports")

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _RUN_PARTITION = re.compile(
-    r"(coverage_visible|road_coverage)_run_\d+|sightings_(default|d\d{8})"
+    r"(coverage_visible|road_coverage)_run_\d+|sightings_(default|d\d{8}|m\d{6})"
 )
 
 
@@ -23,7 +23,8 @@ def include_object(obj: Any, name: str | None, type_: str, reflected: bool,
                    compare_to: Any) -> bool:  # fmt: skip
     """Autogenerate filter: GeoAlchemy2's, and leave out the per-run partitions of the
     partitioned result tables (created by coverage runs, not by migrations) and of
-    ``sightings`` (day partitions made by the loader; the default one)."""
+    ``sightings`` (day and compacted month partitions made by ``store.sightings``, and the
+    default one)."""
     if type_ == "table" and name is not None and _RUN_PARTITION.fullmatch(name):
         return False
     return bool(alembic_helpers.include_object(obj, name, type_, reflected, compare_to))  # type: ignore[no-untyped-call]

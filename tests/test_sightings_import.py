@@ -240,3 +240,36 @@ def test_binary_copy_round_trips_every_column(town: Engine) -> None:
     assert rows == [("京A·12345", 1_700_000_000_123_456, cam, None, "NE", 3, 0.25),
                     ("", 946_684_800_000_000, None, chk, None, None, None),
                     ("x" * 40, 0, cam, None, "东北", 32, 1.0)]  # fmt: skip
+
+
+def test_a_month_of_day_partitions_is_compacted_into_one(
+    town: Engine, devices: dict[str, list[str]], tmp_path: Path
+) -> None:
+    k = devices["checkpoint"]
+    f = tmp_path / "aug.csv"
+    f.write_text(HEADER + "".join(f"{k[d % 3]},2025-08-{d:02d}T12:00:00Z,AUG-{d % 4},,,\n"
+                                  for d in range(1, 31)))  # fmt: skip
+    assert len(import_sightings(town, f, cli_principal()).partitions) == 30
+    t0, t1 = dt.datetime(2025, 8, 1, tzinfo=dt.UTC), dt.datetime(2025, 9, 1, tzinfo=dt.UTC)
+    with town.connect() as conn:
+        before = ss.object_sightings(conn, EVERYTHING, "AUG-1", t0, t1)
+    with town.begin() as conn:
+        done = ss.compact_month(conn, 2025, 8)
+    assert done["partition"] == "sightings_m202508" and len(done["days"]) == 30
+    assert done["rows"] == 30
+    with town.connect() as conn:
+        parts = conn.execute(text(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'sightings'::regclass AND c.relname LIKE '%2025_8%' "
+            "OR c.relname LIKE 'sightings_d202508%'")).scalars().all()  # fmt: skip
+        idx = conn.execute(text("SELECT count(*) FROM pg_index "
+                                "WHERE indrelid = 'sightings_m202508'::regclass")).scalar_one()
+        after = ss.object_sightings(conn, EVERYTHING, "AUG-1", t0, t1)
+    assert parts == ["sightings_m202508"] and idx == 2
+    assert after == before and len(after) == 8
+    late = tmp_path / "late.csv"
+    late.write_text(HEADER + f"{k[4]},2025-08-15T13:00:00Z,AUG-1,,,\n")
+    assert import_sightings(town, late, cli_principal()).partitions == {
+        "sightings_m202508": "append"}  # fmt: skip
+    with pytest.raises(ss.SightingLoadError, match="compacted already"), town.begin() as conn:
+        ss.compact_month(conn, 2025, 8)
