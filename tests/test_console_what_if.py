@@ -194,8 +194,10 @@ def test_move_a_camera(env: Env, artefacts_dir: Path) -> None:
     page.mouse.click(*target)
     page.wait_for_timeout(200)
     marker = ct.drawn(page, "Point")[-1]
+    old = page.get_attribute("#wi-done", "data-run") if page.query_selector("#wi-done") else ""
     page.click("#wi-run")
-    page.wait_for_selector("#wi-done", timeout=120_000)
+    page.wait_for_function(f"() => {{ const e = document.getElementById('wi-done');"
+                           f" return e && e.dataset.run !== {old!r}; }}", timeout=120_000)
     run_id = int(page.get_attribute("#wi-done", "data-run") or "0")
     with env.engine.connect() as conn:
         params = conn.execute(text("SELECT parameters FROM coverage_runs WHERE id = :r"),
