@@ -1,5 +1,6 @@
 """GET /trajectories/{object_ref} over HTTP on a demo city with generated sightings: the routed
-trajectory, GeoJSON, paging, problem+json 400 naming case_ref (audited as refused), 401/403."""
+trajectory, GeoJSON, paging, problem+json 400 naming case_ref (audited as refused), 401/403;
+and the same through the `sightline` command (demo, import, query with exports, refusal)."""
 
 from __future__ import annotations
 
@@ -141,3 +142,36 @@ def test_strangers_and_roles_without_the_action_are_refused(
     assert _get(_url(api, "ANY-2", case_ref=None), None)[0] == 401
     status, _, body = _get(_url(api, "ANY-2"), tokens["viewer"])
     assert status == 403 and "may not trajectory" in body["detail"]
+
+
+def test_the_cli_imports_queries_exports_and_refuses(
+    town: Engine, fleet: list[sighting_demo.Vehicle], tmp_path: Path
+) -> None:
+    from tests.test_cli import run
+
+    env = {"SIGHTLINE_DATABASE_URL": town.url.render_as_string(hide_password=False)}
+    out = run("sightings", "demo", "--vehicles", "3", "--seed", "9", "--start",
+              "2026-11-10T08:00:00+00:00", "--out", str(tmp_path / "d.csv"), "--json",
+              env=env)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)
+    assert info["import"]["rows"] == info["sightings"] > 0
+    truth = json.loads((tmp_path / "d.truth.json").read_text(encoding="utf-8"))
+    ref = truth[0]["object_ref"]
+    files = {k: tmp_path / f"t.{k}" for k in ("geojson", "gpx", "csv")}
+    out = run("trajectory", ref, "--from", "2026-11-10", "--to", "2026-11-11",
+              "--case-ref", "CASE-CLI-1", "--purpose", "cli test",
+              *(x for k, f in files.items() for x in (f"--{k}", str(f))), env=env)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert ref in out.stdout and "CASE-CLI-1" in out.stdout
+    gj = json.loads(files["geojson"].read_text(encoding="utf-8"))
+    assert gj["properties"]["case_ref"] == "CASE-CLI-1"
+    assert files["gpx"].read_text().count("<wpt ") == files["csv"].read_text().count("\n") - 1
+    out = run("trajectory", ref, "--from", "2026-11-10", "--to", "2026-11-11",
+              "--case-ref", " ", "--purpose", "cli test", env=env)  # fmt: skip
+    assert out.returncode == 2 and "refused (case_ref)" in out.stderr
+    with town.connect() as conn:
+        last = conn.execute(text("SELECT actor, outcome FROM audit_log WHERE action = "
+                                 "'trajectory.query' AND target = :r ORDER BY seq"),
+                            {"r": ref}).all()  # fmt: skip
+    assert [o for _, o in last] == ["ok", "refused"] and last[0][0].startswith("cli:")
