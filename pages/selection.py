@@ -32,7 +32,7 @@ OPEN_ID = "sel-open-grid"
 CLEAR_ID = "sel-clear"
 STORE_ID = "sel-data"
 AREA_LAYER_ID = "sel-area-layer"
-LIST_MAX = 500  # cameras listed in the panel (all are counted)
+LIST_MAX = 500  # cameras listed in the panel and kept for the grid / a patrol (all counted)
 
 STATUS_LABELS = {"online": "在线 online", "offline": "离线 offline", "fault": "故障 fault",
                  "unknown": "未知 unknown"}  # fmt: skip
@@ -86,17 +86,15 @@ def panel(jur: GeoDataFrame) -> Component:
 
 
 def stats_table(
-    area_m2: float, cams: list[dict[str, Any]], cov: dict[str, dict[str, float]] | None,
+    area_m2: float, by_status: dict[str, int], cov: dict[str, dict[str, float]] | None,
     run_id: int | None,
 ) -> Component:
     """Area, cameras by status, and (with a run) coverage % per DORI level."""
-    by_status: dict[str, int] = {}
-    for c in cams:
-        by_status[c["status"]] = by_status.get(c["status"], 0) + 1
+    n = sum(by_status.values())
     area = html.Td(f"{area_m2 / 1e6:.4f} km²", id="sel-area-m2",
                    **{"data-m2": f"{area_m2:.1f}"})  # fmt: skip
     rows = [html.Tr([html.Th("面积 Area"), area]),
-            html.Tr([html.Th("摄像机 Cameras"), html.Td(str(len(cams)), id="sel-count")])]
+            html.Tr([html.Th("摄像机 Cameras"), html.Td(str(n), id="sel-count")])]
     rows += [html.Tr([html.Th(STATUS_LABELS.get(s, s)), html.Td(str(n))],
                      className=f"sl-status-{s}") for s, n in sorted(by_status.items())]  # fmt: skip
     if cov is not None:
@@ -116,7 +114,7 @@ def _rows(cams: list[dict[str, Any]]) -> list[Component]:
                  html.Span(f" {STATUS_LABELS.get(c['status'], c['status'])}",
                            className=f"sl-status-{c['status']}")],
                 className="sl-sel-camera", **{"data-device": str(c["device_id"])})
-        for c in cams[:LIST_MAX]
+        for c in cams
     ]  # fmt: skip
 
 
@@ -158,18 +156,22 @@ def register(app: Dash, settings: Settings, engine: Engine) -> None:
                 area = console_stats.selection_area(conn, who.scope, **source)
             except console_stats.SelectionError as exc:
                 return f"⚠ {exc}", [], [], True, None, []
-            cams = console_stats.cameras_in_area(conn, area["geometry"], who.scope)
+            cams = console_stats.cameras_in_area(conn, area["geometry"], who.scope,
+                                                 limit=LIST_MAX)  # fmt: skip
+            counts = console_stats.camera_counts(conn, area["geometry"], who.scope)
             run_id = coverage.latest_run(conn) if allowed(who, "coverage") else None
             cov = (console_stats.area_coverage(conn, run_id, area["geometry"])
                    if run_id is not None else None)  # fmt: skip
-        title = f"{area['name']}: {len(cams)} 台摄像机 camera{'s' if len(cams) != 1 else ''}"
+        n = sum(counts.values())
+        more = f" (first {LIST_MAX} listed)" if n > len(cams) else ""
+        title = f"{area['name']}: {n} 台摄像机 camera{'s' if n != 1 else ''}{more}"
         outline = dl.GeoJSON(data={"type": "Feature", "geometry": area["geometry"],
                                    "properties": {}},
                              style={"color": "#7a0177", "weight": 3, "fillOpacity": 0.08,
                                     "dashArray": "6 4"}, interactive=False)  # fmt: skip
         data = {"source": source, "cameras": [c["device_id"] for c in cams],
                 "area_m2": area["area_m2"], "coverage": cov, "run_id": run_id}  # fmt: skip
-        return (title, stats_table(area["area_m2"], cams, cov, run_id), _rows(cams),
+        return (title, stats_table(area["area_m2"], counts, cov, run_id), _rows(cams),
                 not cams or not allowed(who, "video"), data, [outline])  # fmt: skip
 
     @auth.callback(

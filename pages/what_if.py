@@ -49,6 +49,7 @@ STATUS_ID = "wi-status"
 RESULT_ID = "wi-result"
 LAYER_ID = "wi-layer"
 POLL_MS = 400
+KEEP_JOBS = 64  # what-if jobs remembered per console process (their runs stay in the store)
 PHASES = ("read", "facades", "sectors", "occlusion", "union", "blind_spots", "assessment",
           "roads", "effectiveness", "write")  # fmt: skip
 """The phases a coverage run reports, in order (for the progress bar)."""
@@ -100,6 +101,11 @@ class Jobs:
                 raise console_stats.SelectionError(
                     "another what-if run is computing: try again in a few seconds")
             self._busy = True
+            if len(self._jobs) >= KEEP_JOBS:  # forget the oldest finished ones
+                done = sorted((j for j in self._jobs.values() if j.finished is not None),
+                              key=lambda j: j.started)  # fmt: skip
+                for j in done[: len(self._jobs) - KEEP_JOBS + 1]:
+                    del self._jobs[j.id]
             job = Job(secrets.token_urlsafe(12), who.subject, base_run, what_if,
                       time.monotonic())  # fmt: skip
             self._jobs[job.id] = job

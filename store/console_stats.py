@@ -90,19 +90,32 @@ def selection_area(
 
 
 def cameras_in_area(
-    conn: Connection, area: Mapping[str, Any], scope: Scope
+    conn: Connection, area: Mapping[str, Any], scope: Scope, *, limit: int = 500
 ) -> list[dict[str, Any]]:
-    """The scope's cameras the area covers (``ST_Covers``), by device id: ``device_id, name,
-    status, kind, camera_type, lon, lat``. ``area`` is a GeoJSON geometry (EPSG:4326)."""
+    """The scope's cameras the area covers (``ST_Covers``), the first ``limit`` by device id:
+    ``device_id, name, status, kind, camera_type, lon, lat``. ``area`` is a GeoJSON geometry
+    (EPSG:4326). Count them all with :func:`camera_counts`."""
     g = _geojson_text(area, ("Polygon", "MultiPolygon"))
     rows = conn.execute(
         text("SELECT c.device_id, c.name, c.status, c.kind, c.camera_type, "  # noqa: S608
              "ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat FROM cameras c "
              "WHERE ST_Covers(ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326), c.geom) "
-             f"AND {scope.devices('c', camera=True)} ORDER BY c.device_id"),
-        {"g": g, **scope.params()},
+             f"AND {scope.devices('c', camera=True)} ORDER BY c.device_id LIMIT :n"),
+        {"g": g, "n": int(limit), **scope.params()},
     ).mappings().all()  # fmt: skip
     return [dict(r) for r in rows]
+
+
+def camera_counts(conn: Connection, area: Mapping[str, Any], scope: Scope) -> dict[str, int]:
+    """The scope's cameras the area covers, counted per status."""
+    g = _geojson_text(area, ("Polygon", "MultiPolygon"))
+    rows = conn.execute(
+        text("SELECT c.status, count(*) AS n FROM cameras c "  # noqa: S608
+             "WHERE ST_Covers(ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326), c.geom) "
+             f"AND {scope.devices('c', camera=True)} GROUP BY c.status"),
+        {"g": g, **scope.params()},
+    ).all()  # fmt: skip
+    return {str(r.status): int(r.n) for r in rows}
 
 
 def area_coverage(
