@@ -56,20 +56,95 @@ class Tiled:
     status_counts: Mapping[str, int]
 
 
+GRID_TTL_S = 60.0
+"""How long a scope's camera grid (``store.device_tiles.camera_grid``: counts per cell for the
+zoomed-out tiles, totals per status for the page) is used before it is read again (in the
+background: the old grid serves meanwhile)."""
+GRID_CACHE_SCOPES = 64
+
+
+class GridCache:
+    """The camera grid of each scope: built once (one scan in PostGIS; concurrent first
+    requests wait for the same build), then refreshed in the background when older than
+    ``ttl_s``."""
+
+    def __init__(self, engine: Engine, ttl_s: float = GRID_TTL_S) -> None:
+        self.engine = engine
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._kept: dict[Scope, tuple[float, device_tiles.CameraGrid]] = {}
+        self._building: dict[Scope, threading.Lock] = {}
+
+    def peek(self, scope: Scope) -> device_tiles.CameraGrid | None:
+        """The scope's grid if one was built (however old), else None; never reads."""
+        with self._lock:
+            hit = self._kept.get(scope)
+        return None if hit is None else hit[1]
+
+    def get(self, scope: Scope) -> device_tiles.CameraGrid:
+        with self._lock:
+            hit = self._kept.get(scope)
+            building = self._building.setdefault(scope, threading.Lock())
+        if hit is not None:
+            if time.monotonic() - hit[0] >= self.ttl_s and building.acquire(blocking=False):
+                threading.Thread(target=self._refresh, args=(scope, building), daemon=True,
+                                 name="camera-grid").start()  # fmt: skip
+            return hit[1]
+        with building:
+            with self._lock:
+                hit = self._kept.get(scope)
+            return hit[1] if hit is not None else self._build(scope)
+
+    def _build(self, scope: Scope) -> device_tiles.CameraGrid:
+        at = time.monotonic()
+        with self.engine.connect() as conn:
+            grid = device_tiles.camera_grid(conn, scope)
+        with self._lock:
+            if len(self._kept) >= GRID_CACHE_SCOPES and scope not in self._kept:
+                self._kept.clear()
+            self._kept[scope] = (at, grid)
+        return grid
+
+    def _refresh(self, scope: Scope, building: threading.Lock) -> None:
+        try:
+            self._build(scope)
+        finally:
+            building.release()
+
+
+_GRIDS: dict[Engine, GridCache] = {}
+_GRIDS_LOCK = threading.Lock()
+
+
+def grids_for(engine: Engine) -> GridCache:
+    """The grid cache of ``engine`` (one per store, shared by the page and the tile route)."""
+    with _GRIDS_LOCK:
+        return _GRIDS.setdefault(engine, GridCache(engine))
+
+
 def tiled(engine: Engine, scope: Scope, above: int | None = None) -> Tiled | None:
     """The camera facts of ``scope`` when it sees more than ``above`` cameras (default
-    :data:`TILES_ABOVE`, read at call time), else None (the page inlines its cameras)."""
+    :data:`TILES_ABOVE`, read at call time), else None (the page inlines its cameras).
+
+    A large scope's count and statuses come from its grid (built here the first time), so
+    a page of a 1M-camera city does not count the table again."""
     limit = TILES_ABOVE if above is None else above
-    with engine.connect() as conn:
-        n = device_tiles.camera_count(conn, scope)
-        if n <= limit:
-            return None
-        return Tiled(n, device_tiles.camera_status_counts(conn, scope))
+    grids = grids_for(engine)
+    grid = grids.peek(scope)
+    if grid is None:
+        with engine.connect() as conn:
+            if device_tiles.camera_count(conn, scope) <= limit:
+                return None
+    grid = grids.get(scope)
+    if grid.total <= limit:
+        return None
+    return Tiled(grid.total, dict(grid.status_counts))
 
 
 def overlay() -> Component:
     """The "Cameras" entry of the layer switcher on a tiled page."""
-    return tile_layer.build()
+    entry: Component = tile_layer.build()
+    return entry
 
 
 def _scope_tag(scope: Scope) -> str:
@@ -112,6 +187,7 @@ class TileCache:
     def __init__(self, engine: Engine, ttl_s: float = TILE_TTL_S,
                  size: int = TILE_CACHE_SIZE) -> None:  # fmt: skip
         self.engine = engine
+        self.grids = grids_for(engine)
         self.ttl_s = ttl_s
         self.size = size
         self._lock = threading.Lock()
@@ -126,8 +202,10 @@ class TileCache:
             if hit is not None and now - hit[0] < self.ttl_s:
                 self._kept.move_to_end(key)
                 return hit[1], hit[2]
+        device_tiles.tile_bounds(z, x, y)  # a bad address is refused before any read
+        grid = self.grids.get(scope) if z <= device_tiles.GRID_ZOOM else None
         with self.engine.connect() as conn:
-            tile = device_tiles.camera_tile(conn, scope, z, x, y)
+            tile = device_tiles.camera_tile(conn, scope, z, x, y, grid)
         raw = json.dumps(encode(tile, z), separators=(",", ":")).encode()
         packed = gzip.compress(raw, compresslevel=5)
         with self._lock:

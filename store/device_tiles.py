@@ -112,15 +112,15 @@ def _where(scope: Scope) -> str:
 def camera_points(
     conn: Connection, scope: Scope, z: int, x: int, y: int, *, limit: int | None = None
 ) -> PointTile | None:
-    """The cameras of ``scope`` in tile ``z/x/y`` (with a :data:`MARGIN_PX` margin), by id;
-    None when there are more than ``limit`` (default :data:`MAX_POINTS`; send
-    :func:`camera_counts` instead)."""
+    """The cameras of ``scope`` in tile ``z/x/y`` (with a :data:`MARGIN_PX` margin), in no
+    particular order (so the LIMIT bounds the work of a dense tile); None when there are more
+    than ``limit`` (default :data:`MAX_POINTS`; send :func:`camera_counts` instead)."""
     limit = MAX_POINTS if limit is None else limit
     w, s, e, n = tile_bounds(z, x, y, MARGIN_PX)
     rows = conn.execute(
         text("SELECT t.id, t.device_id, t.name, t.kind, t.status, ST_X(t.geom) AS lon, "
              f"ST_Y(t.geom) AS lat FROM cameras t WHERE {_where(scope)} "  # noqa: S608
-             "ORDER BY t.id LIMIT :lim"),
+             "LIMIT :lim"),
         {"w": w, "s": s, "e": e, "n": n, "lim": limit + 1, **scope.params()},
     ).all()  # fmt: skip
     if len(rows) > limit:
@@ -171,9 +171,113 @@ def camera_counts(conn: Connection, scope: Scope, z: int, x: int, y: int) -> Cou
     )  # fmt: skip
 
 
-def camera_tile(conn: Connection, scope: Scope, z: int, x: int, y: int) -> PointTile | CountTile:
+GRID_ZOOM = 14
+"""Zoom of the base cells of :class:`CameraGrid` (64 px there: ~450 m at 44° N); count tiles
+of this zoom and below are sums of base cells."""
+
+
+@dataclass(frozen=True)
+class CameraGrid:
+    """The cameras of a scope counted per base cell (:data:`CELL_PX` pixels at
+    :data:`GRID_ZOOM`), with the sums of their global pixel coordinates at that zoom (for the
+    mean position of any coarser cell), the number not online, and totals per status."""
+
+    cx: NDArray[np.int64]
+    cy: NDArray[np.int64]
+    n: NDArray[np.int64]
+    bad: NDArray[np.int64]
+    sx: NDArray[np.float64]
+    sy: NDArray[np.float64]
+    status_counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return int(self.n.sum())
+
+
+def camera_grid(conn: Connection, scope: Scope) -> CameraGrid:
+    """Count the cameras of ``scope`` per base cell and per status: one scan in PostGIS."""
+    world = float(TILE_PX << GRID_ZOOM)
+    lat = f"radians(LEAST(GREATEST(ST_Y(t.geom), -{MAX_LAT_DEG}), {MAX_LAT_DEG}))"
+    rows = conn.execute(
+        text(f"""
+            WITH p AS (
+                SELECT (ST_X(t.geom) + 180.0) / 360.0 * :world AS gx,
+                       (1.0 - ln(tan({lat}) + 1.0 / cos({lat})) / pi()) / 2.0 * :world AS gy,
+                       t.status
+                FROM cameras t WHERE {scope.devices("t", camera=True)}
+            )
+            SELECT floor(gx / :cell)::bigint AS cx, floor(gy / :cell)::bigint AS cy, status,
+                   count(*) AS n, count(*) FILTER (WHERE status <> 'online') AS bad,
+                   sum(gx) AS sx, sum(gy) AS sy
+            FROM p GROUP BY GROUPING SETS ((1, 2), (status))
+        """),  # noqa: S608 - fixed SQL, values bound
+        {"world": world, "cell": CELL_PX, **scope.params()},
+    ).all()  # fmt: skip
+    cells = [r for r in rows if r.cx is not None]
+    return CameraGrid(
+        cx=np.array([r.cx for r in cells], dtype=np.int64),
+        cy=np.array([r.cy for r in cells], dtype=np.int64),
+        n=np.array([r.n for r in cells], dtype=np.int64),
+        bad=np.array([r.bad for r in cells], dtype=np.int64),
+        sx=np.array([r.sx for r in cells], dtype=np.float64),
+        sy=np.array([r.sy for r in cells], dtype=np.float64),
+        status_counts={str(r.status): int(r.n) for r in rows if r.cx is None},
+    )
+
+
+def _in_tile(grid: CameraGrid, z: int, x: int, y: int) -> tuple[NDArray[np.bool_], int]:
+    if not 0 <= z <= GRID_ZOOM:
+        raise TileError(f"zoom {z}: grid counts are for zoom 0–{GRID_ZOOM}")
+    tile_bounds(z, x, y)  # validates the address
+    shift = GRID_ZOOM - z
+    per = (TILE_PX // CELL_PX) << shift  # base cells along a tile's side
+    inside = (grid.cx // per == x) & (grid.cy // per == y)
+    return inside, shift
+
+
+def grid_tile_total(grid: CameraGrid, z: int, x: int, y: int) -> int:
+    """Cameras in tile ``z/x/y`` (``z`` ≤ :data:`GRID_ZOOM`) according to ``grid``."""
+    inside, _ = _in_tile(grid, z, x, y)
+    return int(grid.n[inside].sum())
+
+
+def grid_counts(grid: CameraGrid, z: int, x: int, y: int) -> CountTile:
+    """:func:`camera_counts` of tile ``z/x/y`` (``z`` ≤ :data:`GRID_ZOOM`) from ``grid``
+    (no SQL): base cells summed into the tile's cells, mean positions from the pixel sums."""
+    inside, shift = _in_tile(grid, z, x, y)
+    cells = TILE_PX // CELL_PX
+    col = (grid.cx[inside] >> shift) - x * cells
+    row = (grid.cy[inside] >> shift) - y * cells
+    key = row * cells + col
+    size = cells * cells
+    n = np.bincount(key, weights=grid.n[inside], minlength=size)
+    bad = np.bincount(key, weights=grid.bad[inside], minlength=size)
+    sx = np.bincount(key, weights=grid.sx[inside], minlength=size)
+    sy = np.bincount(key, weights=grid.sy[inside], minlength=size)
+    used = np.flatnonzero(n > 0)
+    scale = float(1 << shift)
+    mx = sx[used] / n[used] / scale - x * TILE_PX
+    my = sy[used] / n[used] / scale - y * TILE_PX
+    return CountTile(
+        col=[int(k % cells) for k in used], row=[int(k // cells) for k in used],
+        count=[int(v) for v in n[used]], not_online=[int(v) for v in bad[used]],
+        x_px=[round(float(v), 1) for v in mx], y_px=[round(float(v), 1) for v in my],
+        total=int(n.sum()),
+    )  # fmt: skip
+
+
+def camera_tile(
+    conn: Connection, scope: Scope, z: int, x: int, y: int, grid: CameraGrid | None = None
+) -> PointTile | CountTile:
     """Tile ``z/x/y`` of the camera layer for ``scope``: its cameras one by one, or counted per
-    cell when there are more than :data:`MAX_POINTS`."""
+    cell when there are more than :data:`MAX_POINTS`. With the scope's ``grid``, tiles up to
+    :data:`GRID_ZOOM` are decided and counted from it (no scan of a dense tile)."""
+    if grid is not None and z <= GRID_ZOOM:
+        if grid_tile_total(grid, z, x, y) > MAX_POINTS:
+            return grid_counts(grid, z, x, y)
+        points = camera_points(conn, scope, z, x, y)
+        return points if points is not None else grid_counts(grid, z, x, y)
     points = camera_points(conn, scope, z, x, y)
     return points if points is not None else camera_counts(conn, scope, z, x, y)
 

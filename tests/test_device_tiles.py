@@ -56,6 +56,15 @@ def _tiles_over(cams: dict[str, tuple[float, float]], z: int) -> set[tuple[int, 
             for px, py in (_global_px(z, lon, lat) for lon, lat in cams.values())}  # fmt: skip
 
 
+def _densest(cams: dict[str, tuple[float, float]], z: int) -> tuple[tuple[int, int], int]:
+    """The tile of zoom ``z`` holding the most cameras, and how many."""
+    counts: dict[tuple[int, int], int] = {}
+    for c in cams.values():
+        (t,) = _tiles_over({"": c}, z)
+        counts[t] = counts.get(t, 0) + 1
+    return max(counts.items(), key=lambda kv: kv[1])
+
+
 def test_tile_pixels_agree_with_proj() -> None:
     rng = np.random.default_rng(7)
     lon = rng.uniform(-179, 179, 500)
@@ -133,6 +142,56 @@ def test_count_tiles_count_every_camera_once_per_cell(demo_engine: Engine) -> No
     assert sum(got.values()) == len(cams)
 
 
+def test_the_grid_counts_as_the_tile_queries_do(demo_engine: Engine) -> None:
+    """Counts per cell summed from the base grid = counts of the tile read from PostGIS."""
+    cams = _cams(demo_engine, EVERYTHING)
+    with demo_engine.connect() as conn:
+        grid = device_tiles.camera_grid(conn, EVERYTHING)
+        statuses = dict(conn.execute(text("SELECT status, count(*) FROM cameras WHERE "
+                                          "access_level <= :c GROUP BY status"),
+                                     {"c": EVERYTHING.clearance}).all())  # fmt: skip
+        assert grid.total == len(cams) and grid.status_counts == statuses
+        for z in (9, 12, 13, device_tiles.GRID_ZOOM):
+            for tx, ty in _tiles_over(cams, z):
+                sql = device_tiles.camera_counts(conn, EVERYTHING, z, tx, ty)
+                mine = device_tiles.grid_counts(grid, z, tx, ty)
+                assert (mine.col, mine.row, mine.count, mine.not_online, mine.total) == (
+                    sql.col,
+                    sql.row,
+                    sql.count,
+                    sql.not_online,
+                    sql.total,
+                )
+                assert np.allclose(mine.x_px, sql.x_px, atol=0.11)
+                assert np.allclose(mine.y_px, sql.y_px, atol=0.11)
+                assert device_tiles.grid_tile_total(grid, z, tx, ty) == sql.total
+        with pytest.raises(device_tiles.TileError, match="grid counts"):
+            device_tiles.grid_counts(grid, device_tiles.GRID_ZOOM + 1, 0, 0)
+
+
+def test_a_tile_above_the_limit_is_counted_from_the_grid(
+    demo_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cams = _cams(demo_engine, EVERYTHING)
+    z = 13
+    (tx, ty), n = _densest(cams, z)
+    assert n > 50
+    with demo_engine.connect() as conn:
+        grid = device_tiles.camera_grid(conn, EVERYTHING)
+        assert isinstance(device_tiles.camera_tile(conn, EVERYTHING, z, tx, ty, grid),
+                          device_tiles.PointTile)  # fmt: skip
+        monkeypatch.setattr(device_tiles, "MAX_POINTS", 50)
+        tile = device_tiles.camera_tile(conn, EVERYTHING, z, tx, ty, grid)
+        assert isinstance(tile, device_tiles.CountTile)
+        assert tile == device_tiles.grid_counts(grid, z, tx, ty)
+        # Above the grid's zoom a dense tile is counted by PostGIS.
+        monkeypatch.setattr(device_tiles, "MAX_POINTS", 1)
+        z = device_tiles.GRID_ZOOM + 2
+        (tx, ty), _ = _densest(cams, z)
+        tile = device_tiles.camera_tile(conn, EVERYTHING, z, tx, ty, grid)
+        assert tile == device_tiles.camera_counts(conn, EVERYTHING, z, tx, ty)
+
+
 def test_a_district_tile_holds_only_its_own_cameras(demo_engine: Engine) -> None:
     a, b = district_codes(demo_engine)[:2]
     with demo_engine.connect() as conn:
@@ -151,6 +210,7 @@ def test_a_district_tile_holds_only_its_own_cameras(demo_engine: Engine) -> None
             inside = [d for d in mine if _tiles_over({d: mine[d]}, z) == {(tx, ty)}]
             assert counts.total == len(inside)
         assert device_tiles.camera_count(conn, scope) == len(mine)
+        assert device_tiles.camera_grid(conn, scope).total == len(mine)
     assert got <= set(mine) and set(mine) <= got
 
 
