@@ -11,6 +11,7 @@ EPSG:4326; areas are on the spheroid (``geography``) in square metres.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +22,7 @@ from store.scope import Scope
 DORI_LEVELS = ("detect", "observe", "recognise", "identify")
 MAX_VERTICES = 5000
 """Most vertices a drawn polygon or route may have (a browser could send anything)."""
+_VERTEX_END = re.compile(r"[0-9.]\s*\]")  # the "]" closing one [x, y] position
 
 
 class SelectionError(ValueError):
@@ -32,7 +34,7 @@ def _geojson_text(geometry: Mapping[str, Any], kinds: tuple[str, ...]) -> str:
     if not isinstance(geometry, Mapping) or geometry.get("type") not in kinds:
         raise SelectionError(f"expected a GeoJSON {' or '.join(kinds)}")
     coords = json.dumps(geometry.get("coordinates"))
-    if coords.count("[") > MAX_VERTICES * 2:
+    if len(_VERTEX_END.findall(coords)) > MAX_VERTICES:
         raise SelectionError(f"more than {MAX_VERTICES} vertices")
     return json.dumps({"type": geometry["type"], "coordinates": geometry.get("coordinates")})
 

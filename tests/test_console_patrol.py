@@ -240,3 +240,45 @@ def _listed_patrols(page: ct.Page) -> set[str]:
     names = {t.split(" · ")[0].strip() for t in texts} - {""}
     page.keyboard.press("Escape")
     return names
+
+
+# -- store.patrols without a browser ------------------------------------------------------------
+def test_saving_a_patrol_checks_its_input_and_keeps_only_cameras_in_scope(city_url: str) -> None:
+    from store import patrols
+    from store.users import principal_of_name
+
+    engine = create_engine(city_url)
+    try:
+        user = make_user(engine, "commander", district_codes(engine)[0])
+        with engine.begin() as conn:
+            who = principal_of_name(conn, user.name)
+            assert who is not None
+            mine = list(conn.execute(text(
+                "SELECT device_id FROM cameras WHERE jurisdiction_id = ANY(:j) AND "
+                "access_level = 0 ORDER BY id LIMIT 3"),
+                {"j": sorted(who.scope.jurisdiction_ids or ())}).scalars())  # fmt: skip
+            other = list(conn.execute(text(
+                "SELECT device_id FROM cameras WHERE jurisdiction_id <> ALL(:j) "
+                "ORDER BY id LIMIT 2"), {"j": sorted(who.scope.jurisdiction_ids or ())}
+            ).scalars())  # fmt: skip
+            assert len(mine) == 3 and len(other) == 2
+            for name, ids, interval, match in (
+                ("", mine, 10, "name the patrol"),
+                ("x", mine, 2, "interval 2 s"),
+                ("x", mine, 3601, "interval 3601 s"),
+                ("x", mine, "ten", "whole seconds"),
+                ("x", other, 10, "no camera of your jurisdiction"),
+            ):
+                with pytest.raises(patrols.PatrolError, match=match):
+                    patrols.save(conn, who, name, ids, interval)  # type: ignore[arg-type]
+            # Out-of-scope and repeated cameras are dropped, the order kept.
+            saved = patrols.save(conn, who, "  mixed  ", [other[0], mine[2], mine[0], mine[2],
+                                                          other[1], mine[1]], 7)  # fmt: skip
+            assert saved.name == "mixed" and saved.device_ids == [mine[2], mine[0], mine[1]]
+            assert saved.jurisdiction_id == who.scope.root_id
+            assert patrols.get(conn, who.scope, saved.id) == saved
+            assert saved in patrols.list_for(conn, who.scope)
+            assert patrols.delete(conn, who.scope, saved.id)
+            assert patrols.get(conn, who.scope, saved.id) is None
+    finally:
+        engine.dispose()

@@ -219,3 +219,32 @@ def test_a_district_user_gets_only_their_district_of_a_drawn_area(
         assert _shown_pct(page)[level] == pytest.approx(pct, abs=0.05), level
     page.screenshot(path=str(artefacts_dir / "console-selection-district.png"))
     assert not env.district.errors
+
+
+def test_bad_selections_are_refused_with_a_reason(city_url: str) -> None:
+    from store import console_stats
+    from store.scope import EVERYTHING
+
+    engine = create_engine(city_url)
+    try:
+        with engine.connect() as conn:
+            for kwargs, match in (
+                ({}, "draw a polygon or pick a jurisdiction"),
+                ({"polygon": {"type": "LineString", "coordinates": [[7.42, 43.73],
+                                                                   [7.43, 43.74]]}},
+                 "expected a GeoJSON Polygon"),
+                ({"polygon": {"type": "Polygon", "coordinates": [
+                    [[7.42 + i * 1e-6, 43.73] for i in range(6000)] + [[7.42, 43.73]]]}},
+                 "more than 5000 vertices"),
+                ({"polygon": {"type": "Polygon", "coordinates": [
+                    [[0, 0], [0.001, 0], [0.001, 0.001], [0, 0]]]}},
+                 None),  # the whole city may draw anywhere
+                ({"jurisdiction_id": -1}, "outside your jurisdiction"),
+            ):
+                if match is None:
+                    assert console_stats.selection_area(conn, EVERYTHING, **kwargs)["area_m2"] > 0
+                    continue
+                with pytest.raises(console_stats.SelectionError, match=match):
+                    console_stats.selection_area(conn, EVERYTHING, **kwargs)
+    finally:
+        engine.dispose()
