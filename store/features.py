@@ -277,6 +277,9 @@ def items(
             conds.append(f"{coll.time} <= :t1")
             params["t1"] = end
     where = " AND ".join(conds)
+    # A page is a GiST probe and a sort of a few thousand rows (~10 ms at 100k cameras); the
+    # planner's parallel plan for it waits ~30-50 ms for its worker before the first row.
+    conn.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     matched = None
     if count:
         matched = int(conn.execute(
