@@ -66,6 +66,7 @@ def network(conn: Connection) -> Network:
     frames = store_sightings.network_frames(conn, EVERYTHING)
     rg = road_graph.build(frames.roads)
     nodes = road_graph.snap_devices(rg, frames.devices, frames.visible)
+    rg.contract(set(nodes.values()))  # routes between device nodes on junctions only
     roads = {int(r.road_id): {"road_id": int(r.road_id), "name": r.name,
                               "road_class": r.road_class}
              for r in frames.roads.itertuples()}  # fmt: skip

@@ -41,6 +41,15 @@ class RoadGraph:
     lon_deg: npt.NDArray[np.float64]
     lat_deg: npt.NDArray[np.float64]
 
+    routing: Any = None  # the contracted graph (see contract), or None: route on ``graph``
+
+    def contract(self, keep: set[int]) -> None:
+        """Build ``routing``: the graph without pass-through vertices (shape points of a road
+        between junctions), keeping ``keep`` (e.g. the nodes where devices observe). Each
+        edge carries ``time_s``, ``length_m``, ``road_ids`` and ``via`` (the full node path).
+        Routing and corridors on it do the same work on ~4x fewer nodes."""
+        self.routing = contract(self.graph, keep)
+
     def nearest_nodes(self, x_m: npt.ArrayLike, y_m: npt.ArrayLike) -> npt.NDArray[np.int64]:
         """The nearest node to each point (metric CRS)."""
         tree = shapely.STRtree(shapely.points(self.x_m, self.y_m))
@@ -166,3 +175,44 @@ def snap_devices(rg: RoadGraph, devices: gpd.GeoDataFrame, visible: gpd.GeoDataF
             if m <= max_m:
                 out[d] = int(n)
     return out
+
+
+def _through(g: Any, v: int) -> bool:
+    """Whether ``v`` only passes traffic along one road: one way in and out (one-way
+    street) or the same two neighbours both ways (two-way street)."""
+    preds, succs = set(g.pred[v]), set(g.succ[v])
+    if len(preds) == 1 and len(succs) == 1:
+        return preds != succs
+    return len(preds) == 2 and preds == succs
+
+
+def contract(g: Any, keep: set[int]) -> Any:
+    """``g`` without its pass-through vertices (except ``keep``); see
+    :meth:`RoadGraph.contract`."""
+    kept = {v for v in g.nodes if v in keep or not _through(g, v)}
+    h = nx.DiGraph()
+    h.add_nodes_from(kept)
+    for u in kept:
+        for w in g.succ[u]:
+            path = [u, w]
+            while path[-1] not in kept and len(path) <= len(g):
+                here, before = path[-1], path[-2]
+                nxt = [x for x in g.succ[here] if x != before]
+                if not nxt:
+                    break
+                path.append(nxt[0])
+            end = path[-1]
+            if end not in kept or end == u:
+                continue
+            edges = [g.edges[a, b] for a, b in zip(path[:-1], path[1:], strict=True)]
+            t = float(sum(e["time_s"] for e in edges))
+            old = h.get_edge_data(u, end)
+            if old is not None and old["time_s"] <= t:
+                continue
+            roads: list[int] = []
+            for e in edges:
+                if not roads or roads[-1] != e["road_id"]:
+                    roads.append(int(e["road_id"]))
+            h.add_edge(u, end, time_s=t, length_m=float(sum(e["length_m"] for e in edges)),
+                       road_ids=roads, via=path)  # fmt: skip
+    return h

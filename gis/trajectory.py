@@ -94,6 +94,16 @@ def route(rg: RoadGraph, u: int, v: int) -> tuple[list[int], float] | None:
     """The fastest path u -> v (nodes) and its free-flow time in seconds; None if none."""
     if u == v:
         return [u], 0.0
+    h = rg.routing
+    if h is not None and u in h and v in h:
+        try:
+            t, path = nx.bidirectional_dijkstra(h, u, v, weight="time_s")
+        except nx.NetworkXNoPath:
+            return None
+        full = [u]
+        for a, b in zip(path[:-1], path[1:], strict=True):
+            full.extend(h.edges[a, b]["via"][1:])
+        return full, float(t)
     try:
         t, path = nx.bidirectional_dijkstra(rg.graph, u, v, weight="time_s")
     except nx.NetworkXNoPath:
@@ -209,10 +219,12 @@ def _direction_conflict(rg: RoadGraph, path: list[int], leave_deg: float, arrive
 
 
 def corridor(rg: RoadGraph, u: int, v: int, budget_s: float) -> set[int]:
-    """Road ids on some path u -> v whose free-flow time is at most ``budget_s`` seconds."""
-    g = rg.graph
+    """Road ids on some path u -> v whose free-flow time is at most ``budget_s`` seconds
+    (on the contracted graph when both ends are in it: no U-turns between junctions)."""
     if budget_s <= 0:
         return set()
+    h = rg.routing
+    g = h if h is not None and u in h and v in h else rg.graph
     d_from = nx.single_source_dijkstra_path_length(g, u, cutoff=budget_s, weight="time_s")
     d_to = nx.single_source_dijkstra_path_length(g.reverse(copy=False), v, cutoff=budget_s,
                                                  weight="time_s")  # fmt: skip
@@ -221,7 +233,7 @@ def corridor(rg: RoadGraph, u: int, v: int, budget_s: float) -> set[int]:
         for b, e in g.succ[a].items():
             db = d_to.get(b)
             if db is not None and da + e["time_s"] + db <= budget_s:
-                roads.add(int(e["road_id"]))
+                roads.update(e["road_ids"] if g is h else (e["road_id"],))
     return roads
 
 

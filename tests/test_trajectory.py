@@ -98,6 +98,26 @@ def test_unseen_corridor_holds_the_roads_reachable_within_the_time() -> None:
     assert hops[0].corridor_road_ids == [2, 4, 6]  # skipped: left as it was
 
 
+def test_the_contracted_graph_routes_like_the_full_one() -> None:
+    rg = _grid()
+    a, b, c = _node(rg, 0, 0), _node(rg, 1000, 0), _node(rg, 1000, 1000)
+    nodes = [_node(rg, x, y) for x in (0, 500, 1000) for y in (0, 500, 1000)]
+    full = {(u, v): gtraj.route(rg, u, v) for u in nodes for v in nodes}
+    rg.contract({a, b})
+    # kept: the 5 junctions, a and b (corners: pass-through), the 2 dead ends of road 7
+    assert rg.routing.number_of_nodes() == 9 and c not in rg.routing
+    for (u, v), want in full.items():  # c falls back to the full graph
+        got = gtraj.route(rg, u, v)
+        assert (got is None) == (want is None), (u, v)
+        if got is not None and want is not None:  # equal times (ties may take either path)
+            path, t = got
+            assert t == pytest.approx(want[1]) and (path[0], path[-1]) == (u, v)
+            steps = zip(path[:-1], path[1:], strict=True)
+            assert sum(rg.graph.edges[x, y]["time_s"] for x, y in steps) == pytest.approx(t)
+    assert gtraj.corridor(rg, a, b, 150.0) == {1, 2, 4, 5, 6}
+    assert gtraj.corridor(rg, a, b, 100.0) == {1}
+
+
 # -- the demo city ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def town(pg_cluster: LocalCluster) -> Iterator[Engine]:
