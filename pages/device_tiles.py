@@ -75,12 +75,6 @@ class GridCache:
         self._kept: dict[Scope, tuple[float, device_tiles.CameraGrid]] = {}
         self._building: dict[Scope, threading.Lock] = {}
 
-    def peek(self, scope: Scope) -> device_tiles.CameraGrid | None:
-        """The scope's grid if one was built (however old), else None; never reads."""
-        with self._lock:
-            hit = self._kept.get(scope)
-        return None if hit is None else hit[1]
-
     def get(self, scope: Scope) -> device_tiles.CameraGrid:
         with self._lock:
             hit = self._kept.get(scope)
@@ -126,16 +120,10 @@ def tiled(engine: Engine, scope: Scope, above: int | None = None) -> Tiled | Non
     """The camera facts of ``scope`` when it sees more than ``above`` cameras (default
     :data:`TILES_ABOVE`, read at call time), else None (the page inlines its cameras).
 
-    A large scope's count and statuses come from its grid (built here the first time), so
-    a page of a 1M-camera city does not count the table again."""
+    The count and statuses come from the scope's grid (built here the first time, then kept),
+    so a page of a 1M-camera city does not count the table again."""
     limit = TILES_ABOVE if above is None else above
-    grids = grids_for(engine)
-    grid = grids.peek(scope)
-    if grid is None:
-        with engine.connect() as conn:
-            if device_tiles.camera_count(conn, scope) <= limit:
-                return None
-    grid = grids.get(scope)
+    grid = grids_for(engine).get(scope)  # for a small city a scan of a few rows
     if grid.total <= limit:
         return None
     return Tiled(grid.total, dict(grid.status_counts))

@@ -196,34 +196,45 @@ class CameraGrid:
 
 
 def camera_grid(conn: Connection, scope: Scope) -> CameraGrid:
-    """Count the cameras of ``scope`` per base cell and per status: one scan in PostGIS."""
+    """Count the cameras of ``scope`` per base cell and status: one scan in PostGIS (about 2 s
+    for 1M cameras on a busy 2-core machine; statuses are folded here, a GROUP BY of three
+    columns being faster than grouping sets)."""
     world = float(TILE_PX << GRID_ZOOM)
-    lat = f"radians(LEAST(GREATEST(ST_Y(t.geom), -{MAX_LAT_DEG}), {MAX_LAT_DEG}))"
+    lat = f"LEAST(GREATEST(ST_Y(t.geom), -{MAX_LAT_DEG}), {MAX_LAT_DEG})"
     rows = conn.execute(
         text(f"""
             WITH p AS (
                 SELECT (ST_X(t.geom) + 180.0) / 360.0 * :world AS gx,
-                       (1.0 - ln(tan({lat}) + 1.0 / cos({lat})) / pi()) / 2.0 * :world AS gy,
+                       (1.0 - ln(tan(radians(45.0 + {lat} / 2.0))) / pi()) / 2.0 * :world
+                           AS gy,
                        t.status
                 FROM cameras t WHERE {scope.devices("t", camera=True)}
             )
             SELECT floor(gx / :cell)::bigint AS cx, floor(gy / :cell)::bigint AS cy, status,
-                   count(*) AS n, count(*) FILTER (WHERE status <> 'online') AS bad,
-                   sum(gx) AS sx, sum(gy) AS sy
-            FROM p GROUP BY GROUPING SETS ((1, 2), (status))
+                   count(*) AS n, sum(gx) AS sx, sum(gy) AS sy
+            FROM p GROUP BY 1, 2, 3 ORDER BY 1, 2
         """),  # noqa: S608 - fixed SQL, values bound
         {"world": world, "cell": CELL_PX, **scope.params()},
     ).all()  # fmt: skip
-    cells = [r for r in rows if r.cx is not None]
+    statuses: dict[str, int] = {}
+    for r in rows:
+        statuses[str(r.status)] = statuses.get(str(r.status), 0) + int(r.n)
+    if not rows:
+        empty_i, empty_f = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        return CameraGrid(empty_i, empty_i, empty_i, empty_i, empty_f, empty_f, statuses)
+    cx = np.array([r.cx for r in rows], dtype=np.int64)
+    cy = np.array([r.cy for r in rows], dtype=np.int64)
+    n = np.array([r.n for r in rows], dtype=np.int64)
+    bad = np.where(np.array([r.status != "online" for r in rows]), n, 0)
+    sx = np.array([r.sx for r in rows], dtype=np.float64)
+    sy = np.array([r.sy for r in rows], dtype=np.float64)
+    # Rows come ordered by cell: fold the statuses of each cell into one entry.
+    first = np.flatnonzero(np.r_[True, (cx[1:] != cx[:-1]) | (cy[1:] != cy[:-1])])
     return CameraGrid(
-        cx=np.array([r.cx for r in cells], dtype=np.int64),
-        cy=np.array([r.cy for r in cells], dtype=np.int64),
-        n=np.array([r.n for r in cells], dtype=np.int64),
-        bad=np.array([r.bad for r in cells], dtype=np.int64),
-        sx=np.array([r.sx for r in cells], dtype=np.float64),
-        sy=np.array([r.sy for r in cells], dtype=np.float64),
-        status_counts={str(r.status): int(r.n) for r in rows if r.cx is None},
-    )
+        cx=cx[first], cy=cy[first], n=np.add.reduceat(n, first),
+        bad=np.add.reduceat(bad, first), sx=np.add.reduceat(sx, first),
+        sy=np.add.reduceat(sy, first), status_counts=statuses,
+    )  # fmt: skip
 
 
 def _in_tile(grid: CameraGrid, z: int, x: int, y: int) -> tuple[NDArray[np.bool_], int]:
