@@ -137,6 +137,8 @@ def test_drawn_polygon_lists_the_cameras_inside_and_its_coverage(
                            f"{len(expected)}", timeout=10_000)  # fmt: skip
     assert _shown(page) == expected
     assert page.inner_text("#sel-count") == str(len(expected))
+    # Drawing clicks add vertices only: they do not ask which cameras see the point.
+    assert page.is_hidden("#point-panel")
     m2 = float(page.get_attribute("#sel-area-m2", "data-m2") or "nan")
     assert m2 == pytest.approx(_metric(area).area, rel=2e-3)  # spheroid vs UTM scale ~0.9996
     want = _coverage_pct(env.engine, env.run_id, area)
