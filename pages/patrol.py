@@ -35,6 +35,7 @@ MESSAGE_ID = "patrol-message"
 LIST_ID = "patrol-list"
 RUN_ID = "patrol-run"
 STOP_ID = "patrol-stop"
+DELETE_ID = "patrol-delete"
 TICK_ID = "patrol-tick"
 STATE_ID = "patrol-state"
 STATUS_ID = "patrol-status"
@@ -86,6 +87,7 @@ def panel() -> Component:
             html.Div([
                 html.Button("开始巡逻 Run", id=RUN_ID),
                 html.Button("停止 Stop", id=STOP_ID),
+                html.Button("删除 Delete", id=DELETE_ID),
             ], className="sl-buttons"),
             html.Div(id=STATUS_ID, className="sl-hint"),
             dcc.Store(id=PICKED_ID, data=[]),
@@ -108,7 +110,8 @@ def steps(n: int) -> int:
 
 
 def register(app: Dash, settings: Settings, engine: Engine) -> None:
-    """Attach the callbacks (all need ``video``)."""
+    """Attach the callbacks (all need ``video``; saving and deleting too, within the
+    user's scope)."""
 
     @auth.callback(
         app, "video",
@@ -161,15 +164,25 @@ def register(app: Dash, settings: Settings, engine: Engine) -> None:
         Output(LIST_ID, "options"),
         Output(LIST_ID, "value"),
         Input(SAVE_ID, "n_clicks"),
+        Input(DELETE_ID, "n_clicks"),
         State(NAME_ID, "value"),
         State(INTERVAL_ID, "value"),
         State(PICKED_ID, "data"),
+        State(LIST_ID, "value"),
     )
-    def _save(_n: Any, name: Any, interval: Any, picked: Any) -> tuple[Any, ...]:
+    def _save(_n: Any, _d: Any, name: Any, interval: Any, picked: Any,
+              chosen: Any) -> tuple[Any, ...]:  # fmt: skip
         who = auth.principal()
         if ctx.triggered_id is None:  # the page loaded: the saved patrols of the scope
             with engine.connect() as conn:
                 return "", _options(patrols.list_for(conn, who.scope)), no_update
+        if ctx.triggered_id == DELETE_ID:
+            if not isinstance(chosen, int):
+                raise PreventUpdate
+            with engine.begin() as conn:
+                gone = patrols.delete(conn, who.scope, chosen)
+                options = _options(patrols.list_for(conn, who.scope))
+            return ("已删除 Deleted" if gone else "⚠ 无此巡逻 no such patrol"), options, None
         ids = [d for d in (picked or []) if isinstance(d, str)]
         with engine.begin() as conn:
             try:

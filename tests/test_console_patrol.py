@@ -220,6 +220,17 @@ def test_a_district_sees_only_its_patrols(env: Env) -> None:
     listed = _listed_patrols(page)
     assert "district patrol" in listed and "巡逻 test patrol" not in listed
     assert listed == visible
+    # Delete it: the row goes, and the list with it.
+    page.click("#patrol-list")
+    page.click("[role=listbox] [role=option]:has-text('district patrol')")
+    page.click("#patrol-delete")
+    page.wait_for_function("() => (document.getElementById('patrol-message').textContent || '')"
+                           ".includes('Deleted')", timeout=10_000)  # fmt: skip
+    with env.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM patrols WHERE name = 'district patrol'"))\
+            .scalar_one() == 0  # fmt: skip
+    assert "district patrol" not in _listed_patrols(page)
+    visible.discard("district patrol")
     # The city admin sees every patrol.
     with env.engine.connect() as conn:
         every = set(conn.execute(text("SELECT name FROM patrols")).scalars())
