@@ -160,12 +160,18 @@ def pgcopy_rows(batch: SightingBatch, start: int, stop: int) -> bytes:
     return b"".join(parts)
 
 
-def copy_batch(conn: Connection, table: str, batch: SightingBatch) -> int:
-    """COPY ``batch`` into ``table`` (columns :data:`COLUMNS`) in binary; returns the rows."""
+def copy_batch(conn: Connection, table: str, batch: SightingBatch, *,
+               freeze: bool = False) -> int:  # fmt: skip
+    """COPY ``batch`` into ``table`` (columns :data:`COLUMNS`) in binary; returns the rows.
+
+    ``freeze``: write the rows frozen (only for a table created in this transaction): the
+    index build, ANALYZE and later readers need not set hint bits page by page.
+    """
     raw = conn.connection.driver_connection
     assert raw is not None
+    opts = "FORMAT BINARY, FREEZE" if freeze else "FORMAT BINARY"
     with raw.cursor() as cur, cur.copy(
-        f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+        f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN ({opts})"
     ) as cp:  # fmt: skip
         cp.write(_HEADER)
         for start in range(0, len(batch), _CHUNK_ROWS):
@@ -297,7 +303,7 @@ def _new_partition(conn: Connection, name: str, day: np.datetime64,
     bounds = f"('{lo.isoformat()}') TO ('{hi.isoformat()}')"  # ours, not user text (DDL)
     conn.execute(text(f"ALTER TABLE {name} ADD CONSTRAINT {name}_range CHECK (seen_at >= "
                       f"'{lo.isoformat()}' AND seen_at < '{hi.isoformat()}')"))  # fmt: skip
-    copy_batch(conn, name, part)
+    copy_batch(conn, name, part, freeze=True)
     # rows of this day that arrived before the partition existed (the default partition)
     conn.execute(text("CREATE TEMP TABLE sightings_moved ON COMMIT DROP AS WITH m AS (DELETE "
                       "FROM sightings_default WHERE seen_at >= :lo AND seen_at < :hi RETURNING *) "
