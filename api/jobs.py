@@ -16,6 +16,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -77,13 +78,18 @@ class JobRunner:
         self.engine = engine
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sightline-job")
         self.futures: dict[int, Future[None]] = {}
+        self._lock = threading.Lock()  # submit() runs in request threads
 
     def submit(self, principal: Principal, kind: str, parameters: dict[str, Any], work: Work,
                weights: Mapping[str, float]) -> int:  # fmt: skip
         """Record a queued job and hand it to the worker (call from a thread); its id."""
         with self.engine.begin() as conn:
             job_id = store_jobs.create_job(conn, principal, kind, parameters)
-        self.futures[job_id] = self.pool.submit(self._run, job_id, work, fraction_of(weights))
+        with self._lock:
+            for done in [j for j, f in self.futures.items() if f.done()]:
+                del self.futures[done]  # the store keeps their outcome
+            self.futures[job_id] = self.pool.submit(self._run, job_id, work,
+                                                    fraction_of(weights))  # fmt: skip
         return job_id
 
     def _run(self, job_id: int, work: Work, share: Callable[[str], float]) -> None:
@@ -112,7 +118,8 @@ class JobRunner:
 
     def wait(self, job_id: int, timeout_s: float | None = None) -> None:
         """Block until the job has ended (tests, scripts in-process)."""
-        future = self.futures.get(job_id)
+        with self._lock:
+            future = self.futures.get(job_id)
         if future is not None:
             future.result(timeout_s)
 

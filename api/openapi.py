@@ -147,9 +147,60 @@ _JOB_202 = {"202": {"description": "accepted: the job; header Location names it 
 
 
 def _analysis_paths() -> dict[str, Any]:
-    """Jobs, coverage runs and placement proposals (api.jobs, api.analysis)."""
-    sec = [{"bearer": []}]
+    """Jobs, coverage runs and placement proposals (api.jobs, api.analysis), which-cameras
+    and survey uploads (api.app)."""
+    sec: list[dict[str, list[str]]] = [{"bearer": []}]
+    which_out = {"application/json": {"schema": {"type": "object", "properties": {
+        "run_id": {"type": "integer"}, "cameras": {"type": "array", "items": {
+            "type": "object"}}}}}}
     return {
+        "/coverage/which-cameras": {
+            "get": {
+                "summary": "cameras of the token's scope that see a point, best DORI level "
+                           "then nearest", "operationId": "which-cameras",
+                "tags": ["analysis"], "security": sec,
+                "parameters": [
+                    _param("lon", "query", "longitude, WGS-84 degrees", {"type": "number"},
+                           True),
+                    _param("lat", "query", "latitude, WGS-84 degrees", {"type": "number"},
+                           True),
+                    _param("run", "query", "coverage run id (default: the latest)", _ID)],
+                "responses": _responses({"200": {"description": "the cameras",
+                                                 "content": which_out},
+                                         "409": _problem("no coverage run yet")}, "coverage")},
+            "post": {
+                "summary": "which cameras see each of many points (a batch)",
+                "operationId": "which-cameras-batch", "tags": ["analysis"], "security": sec,
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["points"], "properties": {
+                        "points": {"type": "array", "items": {
+                            "type": "array", "minItems": 2, "maxItems": 2,
+                            "items": {"type": "number"}}},
+                        "run": {"type": "integer"}}}}}},
+                "responses": _responses({"200": {"description": "matches: point index, "
+                                                 "camera, level, distance"},
+                                         "409": _problem("no coverage run yet")}, "coverage")}},
+        "/imports/{kind}": {"post": {
+            "summary": "import a survey file (CSV/Excel/GeoJSON/Shapefile/KML ...)",
+            "operationId": "import", "tags": ["imports"], "security": sec,
+            "description": "Needs 'import'. The same importer as the CLI; rows outside the "
+                           "token's jurisdiction are refused; one import audit entry.",
+            "parameters": [
+                _param("kind", "path", "what the file holds", {"type": "string", "enum": [
+                    "cameras", "checkpoints", "alarm-points", "key-areas", "jurisdictions"]},
+                    True),
+                _param("crs", "query", "wgs84, cgcs2000, gcj02, bd09 or EPSG:n",
+                       {"type": "string"}),
+                _param("mode", "query", "upsert (default) or replace", {"type": "string"}),
+                _param("dry_run", "query", "check only, write nothing", {"type": "boolean"})],
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["file"], "properties": {
+                    "file": {"type": "string", "format": "binary"},
+                    "mapping": {"type": "string", "description": "JSON column mapping"}}}}}},
+            "responses": _responses({"200": {"description": "the import report"},
+                                     "413": _problem("larger than upload_max_mb"),
+                                     "422": _problem("invalid rows, each with row and field")},
+                                    "import")}},
         "/jobs": {"get": {
             "summary": "the token's jobs (an admin: everyone's), newest first",
             "operationId": "jobs", "tags": ["jobs"], "security": sec,

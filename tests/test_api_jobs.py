@@ -347,3 +347,25 @@ def test_a_district_proposal_its_sites_and_their_acceptance(town: Town) -> None:
     r = call("POST", f"{url}/accept", planner_a, {"ranks": "all"})
     assert r.status == 422 and r.body["invalid_params"] == ["ranks"]
     assert len(audit_rows(town, "placement.accept", str(pid))) == 1
+
+
+def test_the_openapi_document_describes_every_route(town: Town) -> None:
+    """Every (method, route) of the app is in the document served at /api (collection routes
+    once per collection), with the 401/403/429 answers of a guarded route."""
+    from store.features import COLLECTIONS
+
+    assert town.api.app is not None
+    doc = call("GET", town.url("/api")).body
+    for r in town.api.app.router.routes():
+        if r.method == "HEAD" or r.resource is None:
+            continue
+        path = r.resource.canonical
+        paths = [path]  # collection routes: templated, or once per collection
+        if "{collectionId}" in path and path not in doc["paths"]:
+            paths = [path.replace("{collectionId}", cid) for cid in COLLECTIONS]
+        ops = [doc["paths"].get(p, {}).get(r.method.lower()) for p in paths]
+        if path.startswith("/collections/{collectionId}/items") and r.method != "GET":
+            ops = [o for o in ops if o is not None]  # writes: the writable collections only
+        assert ops and all(ops), (r.method, path)
+        if (r.method, path) in api_app.ROUTE_ACTIONS:
+            assert all({"401", "403", "429"} <= set(o["responses"]) for o in ops), path
