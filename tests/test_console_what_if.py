@@ -27,7 +27,7 @@ from analysis.coverage_run import run_coverage
 from app import create_app
 from store import coverage
 from tests import console_tools as ct
-from tests.console_auth import User, make_user
+from tests.console_auth import User, district_codes, make_user
 
 pytestmark = pytest.mark.browser
 
@@ -49,6 +49,8 @@ class Env:
     base_run: int
     planner: ct.Browser
     user: User
+    district: ct.Browser
+    district_code: str
 
 
 @pytest.fixture(scope="module")
@@ -60,27 +62,33 @@ def env(city_url: str) -> Iterator[Env]:
         base_run = run_coverage(engine, workers=2).run_id
     assert base_run is not None
     planner = make_user(engine, "planner")
+    code = district_codes(engine)[1]
+    district = make_user(engine, "planner", code)
     app = create_app(ct.settings(), engine, what_if_runner=run_coverage)
     try:
-        with ct.console(engine, [planner], app=app) as (b,):
+        with ct.console(engine, [planner, district], app=app) as (b, d):
             b.page.evaluate(PROGRESS_JS)
-            yield Env(engine, base_run, b, planner)
+            yield Env(engine, base_run, b, planner, d, code)
     finally:
         engine.dispose()
 
 
-def _blind_spot_site(engine: Engine, run_id: int) -> tuple[float, float, float]:
-    """(lon, lat, azimuth°) inside the largest blind spot, ≥ 10 m from every camera, looking
-    from its point on surface towards the blind spot's farthest part."""
+def _blind_spot_site(engine: Engine, run_id: int, jids: list[int] | None = None
+                     ) -> tuple[float, float, float]:  # fmt: skip
+    """(lon, lat, azimuth°) inside the largest blind spot (of key areas in ``jids``), ≥ 10 m
+    from every camera, looking from its point on surface towards its farthest part."""
     with engine.connect() as conn:
         row = conn.execute(text("""
-            WITH b AS (SELECT geom, ST_PointOnSurface(geom) AS p FROM blind_spots
-                       WHERE run_id = :r ORDER BY area_m2 DESC LIMIT 20)
+            WITH b AS (SELECT s.geom, ST_PointOnSurface(s.geom) AS p FROM blind_spots s
+                       JOIN key_areas k ON k.id = s.key_area_id
+                       WHERE s.run_id = :r AND (CAST(:j AS int[]) IS NULL
+                                                OR k.jurisdiction_id = ANY(:j))
+                       ORDER BY s.area_m2 DESC LIMIT 20)
             SELECT ST_X(p), ST_Y(p),
                    degrees(ST_Azimuth(p, ST_Centroid(ST_LongestLine(p, geom)))) FROM b
             WHERE NOT EXISTS (SELECT 1 FROM cameras c WHERE
                               ST_DWithin(c.geom::geography, b.p::geography, 10))
-            LIMIT 1"""), {"r": run_id}).one()  # fmt: skip
+            LIMIT 1"""), {"r": run_id, "j": jids}).one()  # fmt: skip
     return float(row[0]), float(row[1]), float(row[2]) % 360.0
 
 
@@ -208,3 +216,53 @@ def test_move_a_camera(env: Env, artefacts_dir: Path) -> None:
     assert (moved["lon"], moved["lat"]) == pytest.approx(tuple(marker["coordinates"]), abs=1e-6)
     assert tuple(still) == pytest.approx((lon, lat))  # the inventory did not move
     page.screenshot(path=str(artefacts_dir / "console-what-if-move.png"))
+
+
+def test_a_district_planner_compares_only_its_key_areas(env: Env, artefacts_dir: Path) -> None:
+    page = env.district.page
+    with env.engine.connect() as conn:
+        jids = list(conn.execute(text(
+            "WITH RECURSIVE t AS (SELECT id FROM jurisdictions WHERE code = :c UNION ALL "
+            "SELECT j.id FROM jurisdictions j JOIN t ON j.parent_id = t.id) SELECT id FROM t"),
+            {"c": env.district_code}).scalars())  # fmt: skip
+    lon, lat, azimuth = _blind_spot_site(env.engine, env.base_run, jids)
+    ct.set_view(page, lat, lon, 18)
+    ct.open_tool(page, "what-if")
+    ct.draw_marker(page, lon, lat)
+    page.fill("#wi-azimuth", f"{azimuth:.1f}")
+    page.keyboard.press("Tab")
+    page.click("#wi-run")
+    page.wait_for_selector("#wi-done", timeout=120_000)
+    run_id = int(page.get_attribute("#wi-done", "data-run") or "0")
+    with env.engine.connect() as conn:
+        def totals(r: int) -> dict[int, float]:
+            return {int(k): float(a) for k, a in conn.execute(text(
+                "SELECT b.key_area_id, sum(b.area_m2) FROM blind_spots b JOIN key_areas k ON "
+                "k.id = b.key_area_id WHERE b.run_id = :r AND k.jurisdiction_id = ANY(:j) "
+                "GROUP BY b.key_area_id"), {"r": r, "j": jids}).all()}  # fmt: skip
+        base, new = totals(env.base_run), totals(run_id)
+        n_rows = {r: int(conn.execute(text(
+            "SELECT count(*) FROM blind_spots b JOIN key_areas k ON k.id = b.key_area_id "
+            "WHERE b.run_id = :r AND k.jurisdiction_id = ANY(:j)"), {"r": r, "j": jids}
+        ).scalar_one()) for r in (env.base_run, run_id)}  # fmt: skip
+    shown = {int(tr.get_attribute("data-key-area") or "0"): (
+        float(tr.get_attribute("data-base") or "nan"), float(tr.get_attribute("data-new") or "nan"))
+        for tr in page.query_selector_all("#wi-compare tr[data-key-area]")}  # fmt: skip
+    assert shown and set(shown) <= set(base) | set(new)  # only the district's key areas
+    for k, (b, n) in shown.items():
+        assert (b, n) == pytest.approx((base.get(k, 0.0), new.get(k, 0.0)), abs=0.01)
+    assert float(page.get_attribute("#wi-compare tr[data-base]:not([data-key-area])",
+                                    "data-new") or "nan") == pytest.approx(sum(new.values()),
+                                                                           abs=0.01)
+    styles = page.evaluate("""() => {
+        const out = {base: 0, new: 0};
+        document.getElementById("map").sightlineMap.eachLayer((l) => {
+            if (!l.feature || !l.options) { return; }
+            if (l.options.dashArray === "2 5") { out.base += 1; }
+            else if (l.options.fillColor === "#e31a1c") { out.new += 1; }
+        });
+        return out;
+    }""")
+    assert styles == {"base": n_rows[env.base_run], "new": n_rows[run_id]}
+    page.screenshot(path=str(artefacts_dir / "console-what-if-district.png"))
+    assert not env.district.errors
