@@ -18,7 +18,7 @@ from dash.exceptions import PreventUpdate
 from sqlalchemy import Engine
 
 from layers import cameras as camera_layer
-from pages import auth, first_response, selection, video
+from pages import auth, device_tiles, first_response, selection, video
 from settings import Settings
 from store import console_stats, patrols
 
@@ -157,6 +157,30 @@ def register(app: Dash, settings: Settings, engine: Engine) -> None:
                                                   ids[: patrols.MAX_CAMERAS * 2])  # fmt: skip
         cams = cams[: patrols.MAX_CAMERAS]
         return [c["device_id"] for c in cams], picked_rows(cams)
+
+    # A large city's cameras are tiles (pages.device_tiles): a click on one lands in a store
+    # of its own, present only on tiled pages (so it is a callback of its own: a callback does
+    # not fire while one of its inputs is missing from the page).
+    @auth.callback(
+        app, "video",
+        Output(PICKED_LIST_ID, "children", allow_duplicate=True),
+        Output(PICKED_ID, "data", allow_duplicate=True),
+        Input(device_tiles.CLICK_ID, "data"),
+        State(PICK_ID, "value"),
+        State(PICKED_ID, "data"),
+        prevent_initial_call=True,
+    )
+    def _collect_tiled(click: Any, pick: Any, picked: Any) -> tuple[Any, ...]:
+        props = (click or {}).get("properties") if isinstance(click, dict) else None
+        device = props.get("device_id") if isinstance(props, dict) else None
+        if "on" not in (pick or []) or not isinstance(device, str):
+            raise PreventUpdate
+        ids = [d for d in (picked or []) if isinstance(d, str)] + [device]
+        with engine.connect() as conn:
+            cams = console_stats.cameras_in_scope(conn, auth.principal().scope,
+                                                  ids[: patrols.MAX_CAMERAS * 2])  # fmt: skip
+        cams = cams[: patrols.MAX_CAMERAS]
+        return picked_rows(cams), [c["device_id"] for c in cams]
 
     @auth.callback(
         app, "video",

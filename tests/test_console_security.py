@@ -65,6 +65,7 @@ CALLBACKS: dict[str, tuple[str, bool]] = {
     "..video-grid.hidden...video-grid-tiles.children...video-grid-tiles.style..."
     "video-grid-title.children..": ("video", True),
     "..patrol-picked.data...patrol-picked-list.children..": ("video", True),
+    "..patrol-picked-list.children...patrol-picked.data..": ("video", True),  # tiled pages
     "..patrol-message.children...patrol-list.options...patrol-list.value..": ("video", True),
     "..patrol-state.data...video-grid-tiles.children...video-grid-tiles.style..."
     "video-grid-title.children...video-grid.hidden...video-grid.className...patrol-tick.disabled..."
@@ -829,6 +830,8 @@ def test_district_a_gets_nothing_of_district_b_from_the_area_tools(env: Env) -> 
         assert _count_patrols(env) == before
         r = _post(s, env, save, {"patrol-message.id": "patrol-message"})
         assert "B patrol" not in _txt(r)
+        r = _post(s, env, save, {"patrol-delete.n_clicks": 1, "patrol-list.value": b_patrol.id})
+        assert "no such patrol" in _txt(r) and _count_patrols(env) == before
         r = _post(s, env, save, {"patrol-delete.n_clicks": 1, "patrol-list.value": b_patrol.id})
         assert "no such patrol" in _txt(r) and _count_patrols(env) == before
         # Running B's patrol by its id: no such patrol, no stream.
