@@ -832,8 +832,6 @@ def test_district_a_gets_nothing_of_district_b_from_the_area_tools(env: Env) -> 
         assert "B patrol" not in _txt(r)
         r = _post(s, env, save, {"patrol-delete.n_clicks": 1, "patrol-list.value": b_patrol.id})
         assert "no such patrol" in _txt(r) and _count_patrols(env) == before
-        r = _post(s, env, save, {"patrol-delete.n_clicks": 1, "patrol-list.value": b_patrol.id})
-        assert "no such patrol" in _txt(r) and _count_patrols(env) == before
         # Running B's patrol by its id: no such patrol, no stream.
         run = _key("..patrol-state", env.app)
         r = _post(s, env, run, {"patrol-run.n_clicks": 1, "patrol-list.value": b_patrol.id})
