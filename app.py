@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from pages import audit as audit_page
 from pages import auth
 from pages import map as map_page
+from pages.trajectory import TrajectoryService
 from pages.what_if import WhatIfRunner
 from settings import Settings
 
@@ -17,7 +18,8 @@ ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 
 
 def create_app(
-    settings: Settings, engine: Engine, *, what_if_runner: WhatIfRunner | None = None
+    settings: Settings, engine: Engine, *, what_if_runner: WhatIfRunner | None = None,
+    trajectory_service: TrajectoryService | None = None,
 ) -> dash.Dash:
     """Build the console app. Everything (JS, CSS, data) is served by the app itself, and
     nothing but the login form and static files without a logged-in session.
@@ -34,6 +36,9 @@ def create_app(
         Computes what-if coverage runs started from the map
         (``analysis.coverage_run.run_coverage``, which pages may not import; None: the console
         offers none).
+    trajectory_service
+        Answers trajectory queries from the map (``analysis.trajectory``, likewise injected;
+        None: no trajectory tool).
 
     Returns
     -------
@@ -53,8 +58,10 @@ def create_app(
         # The page differs per user (panels by role): callbacks name components some pages lack.
         suppress_callback_exceptions=True,
     )
-    app.layout = map_page.page_for_user(settings, engine)
-    map_page.register(app, settings, engine, what_if_runner=what_if_runner)
+    app.layout = map_page.page_for_user(settings, engine,
+                                        trajectory_tool=trajectory_service is not None)
+    map_page.register(app, settings, engine, what_if_runner=what_if_runner,
+                      trajectory_service=trajectory_service)
     auth.install(app, settings, engine)
     audit_page.install(app.server, engine)
     return app

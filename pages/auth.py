@@ -64,6 +64,7 @@ ROUTES: dict[str, str] = {
     "audit": "admin",
     "export_assessment": "export",  # the assessment table as CSV (pages/assessment.py)
     "device_tiles": "view",  # camera tiles of a large city, read for the user's scope
+    "export_trajectory": "export",  # a trajectory result as GeoJSON/GPX/CSV (pages/trajectory.py)
 }
 """Flask endpoint -> who may use it: ``public``; ``session`` (any logged-in user); ``callback``
 (the action registered for the Dash callback named in the request); else an action of

@@ -40,6 +40,7 @@ from pages import (
     patrol,
     planner,
     selection,
+    trajectory,
     video,
     what_if,
 )
@@ -150,6 +151,7 @@ def layout(
     health_cursor: int | None = None,
     planner_run: int | None = None,
     camera_tiles: device_tiles.Tiled | None = None,
+    trajectory_tool: bool = False,
 ) -> Component:
     """The console page for ``principal``.
 
@@ -177,6 +179,9 @@ def layout(
     camera_tiles
         Set for a scope with many cameras (:func:`pages.device_tiles.tiled`): the cameras are
         drawn from tiles (``frames["cameras"]`` is then empty) and counted from this.
+    trajectory_tool
+        The app has a trajectory service: roles with ``trajectory`` get the tool and its
+        layers (``pages/trajectory.py``).
 
     Returns
     -------
@@ -203,12 +208,16 @@ def layout(
         alarm_points.build(frames["alarm_points"]),
     ]
     may = {a: allowed(principal, a)
-           for a in ("coverage", "video", "health", "placement", "analyse", "export")}
+           for a in ("coverage", "video", "health", "placement", "analyse", "export",
+                     "trajectory")}
+    may["trajectory"] = may["trajectory"] and trajectory_tool
     if may["placement"] and "placement" in frames and len(frames["placement"]):
         overlays.append(placement.build(frames["placement"]))  # the newest placement proposal
     if not may["coverage"]:
         planner_run = None
     overlays.extend(planner.overlays(planner_run))
+    if may["trajectory"]:
+        overlays.extend(trajectory.overlays())
     bounds = map_bounds(frames)
     if bounds is None:
         view = {"center": list(WORLD_CENTER), "zoom": WORLD_ZOOM}
@@ -286,7 +295,8 @@ def layout(
 def _tool_layers(may: Mapping[str, bool]) -> list[Component]:
     return [*selection.map_children(marker=may["analyse"]),
             *(patrol.map_children() if may["video"] else []),
-            *(what_if.map_children() if may["analyse"] else [])]  # fmt: skip
+            *(what_if.map_children() if may["analyse"] else []),
+            *(trajectory.map_children() if may["trajectory"] else [])]  # fmt: skip
 
 
 def _tools(may: Mapping[str, bool], jur: GeoDataFrame) -> Component:
@@ -295,7 +305,8 @@ def _tools(may: Mapping[str, bool], jur: GeoDataFrame) -> Component:
         [selection.panel(jur),
          *([patrol.panel()] if may["video"] else []),
          *([assessment.panel(may_export=may["export"])] if may["coverage"] else []),
-         *([what_if.panel()] if may["analyse"] else [])],
+         *([what_if.panel()] if may["analyse"] else []),
+         *([trajectory.panel()] if may["trajectory"] else [])],
         id="tools", className="sl-tools",
     )  # fmt: skip
 
@@ -413,7 +424,8 @@ class FramesCache:
             return self._tiled.get(scope)
 
 
-def page_for_user(settings: Settings, engine: Engine) -> Callable[[], Component]:
+def page_for_user(settings: Settings, engine: Engine, *,
+                  trajectory_tool: bool = False) -> Callable[[], Component]:  # fmt: skip
     """The app's layout function: the page of the logged-in user (an empty page outside a
     logged-in request; the guard sends those to the login form before they get here)."""
     cache = FramesCache(engine)
@@ -426,7 +438,8 @@ def page_for_user(settings: Settings, engine: Engine) -> Callable[[], Component]
         frames, cursor = cache.get(who.scope)
         page = layout(settings, frames, principal=who, health_cursor=cursor,
                       planner_run=coverage_run(engine),
-                      camera_tiles=cache.tiled(who.scope))  # fmt: skip
+                      camera_tiles=cache.tiled(who.scope),
+                      trajectory_tool=trajectory_tool)  # fmt: skip
         log.debug("page for %s built in %.3f s", who.subject, time.perf_counter() - t)
         return page
 
@@ -434,10 +447,13 @@ def page_for_user(settings: Settings, engine: Engine) -> Callable[[], Component]
 
 
 def register(app: Dash, settings: Settings, engine: Engine, *,
-             what_if_runner: what_if.WhatIfRunner | None = None) -> None:  # fmt: skip
+             what_if_runner: what_if.WhatIfRunner | None = None,
+             trajectory_service: trajectory.TrajectoryService | None = None) -> None:  # fmt: skip
     """Attach the page's callbacks to ``app``, each under the action it needs
     (``pages.auth.callback``), and the assessment export route. ``what_if_runner`` computes
-    what-if runs (``analysis.coverage_run.run_coverage``; None: no what-if runs)."""
+    what-if runs (``analysis.coverage_run.run_coverage``; None: no what-if runs);
+    ``trajectory_service`` answers trajectory queries (``analysis.trajectory``; None: no
+    trajectory tool, callbacks or export route)."""
 
     @auth.callback(
         app, "video",
@@ -462,6 +478,10 @@ def register(app: Dash, settings: Settings, engine: Engine, *,
     assessment.register(app, engine)
     assessment.install(app, engine)
     what_if.register(app, engine, what_if_runner)
+    if trajectory_service is not None:
+        trajectory.register(app, engine, trajectory_service,
+                            lambda f: video_panel(settings, engine, auth.principal(), f),
+                            VIDEO_PANEL_ID)  # fmt: skip
 
     @auth.callback(
         app, "health",

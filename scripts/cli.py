@@ -815,9 +815,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         _check_listen(host, settings.api_port)
     engine = make_engine(settings)
     migrate.upgrade(engine)
+    from analysis import trajectory as traj_service
     from analysis.coverage_run import run_coverage
 
-    app = create_app(settings, engine, what_if_runner=run_coverage)
+    app = create_app(settings, engine, what_if_runner=run_coverage,
+                     trajectory_service=traj_service)
     print(f"Sightline console: http://{host}:{port}/", flush=True)
     if args.no_api:
         if not args.no_gateway:
