@@ -24,6 +24,7 @@ import requests
 from playwright.sync_api import sync_playwright
 from sqlalchemy import Engine, create_engine, text
 
+from analysis import trajectory as atraj
 from analysis.coverage_run import run_coverage
 from app import create_app
 from pages import auth
@@ -77,6 +78,17 @@ CALLBACKS: dict[str, tuple[str, bool]] = {
     # A large city's camera tiles (pages/device_tiles.py): draw them, recolour on deltas.
     "camera-tiles-sink.data": ("view", False),
     "camera-tiles-live.data": ("health", False),
+    # Trajectory (issue 9, pages/trajectory.py): the form check, the query, click details, the
+    # clicked camera's video (video-panel.children above), playback in the browser.
+    "traj-query.disabled": ("trajectory", False),
+    "..traj-layer.children...traj-corridors.children...traj-data.data...traj-slider.max..."
+    "traj-slider.value...traj-slider.disabled...traj-play.disabled...traj-table.children..."
+    "traj-exports.children...traj-status.children..": ("trajectory", True),
+    "traj-details.children": ("trajectory", True),
+    "..traj-tick.disabled...traj-play.children...traj-slider.value..": ("trajectory", False),
+    "..traj-slider.value...traj-tick.disabled...traj-play.children..": ("trajectory", False),
+    "..traj-cursor.center...traj-cursor.pathOptions...traj-clock.children...traj-hops.hideout..":
+        ("trajectory", False),
 }  # fmt: skip
 
 # Every Flask route (endpoint), an example path, and who may use it.
@@ -98,6 +110,7 @@ ROUTES: dict[str, tuple[str, str, str]] = {
     "audit": ("GET", "/audit", "admin"),
     "export_assessment": ("GET", "/export/assessment.csv", "export"),
     "device_tiles": ("GET", "/device-tiles/cameras/0/0/0.json", "view"),
+    "export_trajectory": ("GET", "/trajectory/export/no-such-key/csv", "export"),
 }  # fmt: skip
 HTML_PAGES = {"/", "/<path:path>", "audit"}
 
@@ -154,7 +167,7 @@ def env(city_url: str) -> Iterator[Env]:
     root.setLevel(logging.DEBUG)
     stack = ExitStack()
     try:
-        app = create_app(settings, engine)
+        app = create_app(settings, engine, trajectory_service=atraj)
         base = stack.enter_context(serving(settings, engine, quiet=False, app=app))
         e = Env(base, engine, app, run_id, a, b, _subtree(engine, a), _subtree(engine, b),
                 logs=logs)  # fmt: skip
@@ -751,6 +764,8 @@ def _tool_samples(env: Env) -> dict[str, dict[str, Any]]:
         _key("..wi-move-camera", env.app): {"cameras-layer.clickData": _feature(cam, lon, lat),
                                             "wi-mode.value": "move"},
         _key("..wi-job", env.app): {"wi-poll.n_intervals": 1, "wi-job.data": None},
+        _key("..traj-layer", env.app): _traj_values("NOBODY-1"),
+        "traj-details.children": {"traj-sightings.clickData": _feature(cam, lon, lat)},
     }  # fmt: skip
 
 
@@ -771,6 +786,7 @@ def test_each_role_gets_only_the_area_tools_of_its_actions(env: Env, role: str) 
         assert ('"assessment-export"' in layout) == (role in PERMISSIONS["export"] and
                                                      role in PERMISSIONS["coverage"])
         assert ('"what-if-section"' in layout) == (role in PERMISSIONS["analyse"])
+        assert ('"traj-section"' in layout) == (role in PERMISSIONS["trajectory"])
 
 
 def test_district_a_gets_nothing_of_district_b_from_the_area_tools(env: Env) -> None:
@@ -870,3 +886,63 @@ def test_district_a_gets_nothing_of_district_b_from_the_area_tools(env: Env) -> 
 def _count_patrols(env: Env) -> int:
     with env.engine.connect() as conn:
         return int(conn.execute(text("SELECT count(*) FROM patrols")).scalar_one())
+
+
+def _traj_values(ref: str, case_ref: str = "CASE-SEC-1") -> dict[str, Any]:
+    return {"traj-query.n_clicks": 1, "traj-object.value": ref,
+            "traj-from.value": "2026-10-01T00:00:00Z", "traj-to.value": "2026-10-02T00:00:00Z",
+            "traj-case.value": case_ref, "traj-purpose.value": "security test"}  # fmt: skip
+
+
+def test_district_a_gets_nothing_of_district_b_sightings(env: Env, tmp_path: Path) -> None:
+    """An object seen alternately by district A's and district B's cameras: A's investigator
+    gets A's sightings only (the query's answer, the export); B's exports stay B's."""
+    import datetime as dt
+
+    import pandas as pd
+
+    from importers import sighting_demo
+    from importers.sightings import import_sightings
+    from store.scope import cli_principal
+
+    a_ids = sorted(_cameras(env.engine, env.a_ids))[:3]
+    b_ids = sorted(_cameras(env.engine, env.b_ids))[:3]
+    assert len(a_ids) == len(b_ids) == 3
+    ref = "IDOR-TRAJ-1"
+    t0 = dt.datetime(2026, 10, 1, 8, tzinfo=dt.UTC)
+    devices = [d for pair in zip(a_ids, b_ids, strict=True) for d in pair]
+    df = pd.DataFrame({"device_id": devices, "object_ref": ref, "direction": None,
+                       "confidence": 0.9,
+                       "seen_at": [t0 + dt.timedelta(minutes=2 * i) for i in range(6)]})
+    sighting_demo.write_csv(df[["device_id", "seen_at", "object_ref", "direction",
+                                "confidence"]], tmp_path / "s.csv")  # fmt: skip
+    import_sightings(env.engine, tmp_path / "s.csv", cli_principal())
+    key = _key("..traj-layer", env.app)
+    try:
+        with login_session(env.base, env.users["investigator"]) as s:
+            head = _head(env.engine)
+            r = _post(s, env, key, _traj_values(ref))
+            body = _txt(r)
+            assert r.status_code == 200 and f"{ref}: 3 sightings" in body
+            assert all(d in body for d in a_ids) and not [d for d in b_ids if d in body]
+            (entry,) = _audit(env.engine, head, "trajectory.query")
+            assert entry.actor == f"user:{env.users['investigator'].name}"
+            assert json.loads(entry.details)["sightings"] == 3
+            export = re.search(r"/trajectory/export/[A-Za-z0-9_-]+/csv", body)
+            assert export is not None
+            csv_text = s.get(f"{env.base}{export.group(0)}", timeout=30).text
+            assert all(d in csv_text for d in a_ids) and not [d for d in b_ids if d in csv_text]
+            # without a case reference: refused, one refused entry, nothing of the object
+            head = _head(env.engine)
+            r = _post(s, env, key, _traj_values(ref, case_ref=" "))
+            assert "refused (case_ref)" in _txt(r) and not [d for d in devices if d in _txt(r)]
+            assert [e.outcome for e in _audit(env.engine, head, "trajectory.query")] == \
+                ["refused"]  # fmt: skip
+        # another user (B's commander may export, not query) cannot use A's export key
+        with login_session(env.base, env.users["commander-b"]) as s:
+            r = s.get(f"{env.base}{export.group(0)}", timeout=30)
+            assert r.status_code == 404 and not [d for d in devices if d in r.text]
+            assert _post(s, env, key, _traj_values(ref)).status_code == 403
+    finally:
+        with env.engine.begin() as conn:
+            conn.execute(text("DELETE FROM sightings WHERE object_ref = :o"), {"o": ref})
