@@ -133,7 +133,8 @@ def corridors(result: Mapping[str, Any], roads_geojson: Mapping[int, Any]) -> li
 def playback(result: Mapping[str, Any]) -> dict[str, Any]:
     """What the browser needs to move a cursor by time: per hop its start and end (seconds
     since the epoch), its path (lon, lat) and the cumulative fraction of its length at each
-    vertex (flat local metres: enough to place a cursor)."""
+    vertex (flat local metres: enough to place a cursor); ``bounds`` ``[[south, west],
+    [north, east]]`` of the whole trajectory, to fit the map to."""
     s = result["sightings"]
     hops = []
     for h in result["hops"]:
@@ -147,5 +148,8 @@ def playback(result: Mapping[str, Any]) -> dict[str, Any]:
         hops.append({"t0": _epoch_s(a["seen_at"]), "t1": _epoch_s(b["seen_at"]), "path": path,
                      "f": [c / total for c in cum]})  # fmt: skip
     times = [_epoch_s(x["seen_at"]) for x in s]
+    lons = [p[0] for h in hops for p in h["path"]] + [x["lon"] for x in s]
+    lats = [p[1] for h in hops for p in h["path"]] + [x["lat"] for x in s]
+    bounds = [[min(lats), min(lons)], [max(lats), max(lons)]] if lons else None
     return {"hops": hops, "start": min(times) if times else 0.0,
-            "end": max(times) if times else 0.0}  # fmt: skip
+            "end": max(times) if times else 0.0, "bounds": bounds}  # fmt: skip

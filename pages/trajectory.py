@@ -107,9 +107,11 @@ def overlays() -> list[Component]:
 
 def map_children() -> list[Component]:
     """Children of the map: the playback cursor (hidden until a trajectory is drawn)."""
-    return [dl.CircleMarker(id=CURSOR_ID, center=[0.0, 0.0], radius=9,
-                            pathOptions=cursor_style(False), className="sl-traj-cursor",
-                            interactive=False)]  # fmt: skip
+    cursor = dl.CircleMarker(id=CURSOR_ID, center=[0.0, 0.0], radius=9,
+                             pathOptions=cursor_style(False), className="sl-traj-cursor",
+                             interactive=False)  # fmt: skip
+    # above the camera markers and the numbered sightings (panes 630, 640)
+    return [dl.Pane(cursor, name="sl-trajectory-cursor", style={"zIndex": 645})]
 
 
 def cursor_style(shown: bool) -> dict[str, Any]:
@@ -137,7 +139,7 @@ def panel() -> Component:
             html.Button("查询 Query", id=QUERY_ID, disabled=True),
             html.Div(id=STATUS_ID, className="sl-hint"),
             html.Div([
-                html.Button("▶ 播放 Play", id=PLAY_ID, disabled=True),
+                html.Button("播放 Play", id=PLAY_ID, disabled=True),
                 html.Span(id=CLOCK_ID, className="sl-traj-clock"),
             ], className="sl-buttons"),
             dcc.Slider(id=SLIDER_ID, min=0, max=1, step=1, value=0, marks=None,
@@ -341,7 +343,7 @@ def register(app: Dash, engine: Engine, service: TrajectoryService,
             var trig = (window.dash_clientside.callback_context.triggered || [])[0] || {};
             if (String(trig.prop_id || "").indexOf("n_clicks") >= 0) {
                 var start = !!stopped;
-                return [!start, start ? "⏸ 暂停 Pause" : "▶ 播放 Play",
+                return [!start, start ? "暂停 Pause" : "播放 Play",
                         (start && value >= max) ? 0 : window.dash_clientside.no_update];
             }
             return [window.dash_clientside.no_update, window.dash_clientside.no_update,
@@ -358,7 +360,7 @@ def register(app: Dash, engine: Engine, service: TrajectoryService,
         """function (n, value, max) {
             var step = Math.max(1, Math.round(max / STEPS));
             var next = Math.min(max, (value || 0) + step);
-            if (next >= max) { return [max, true, "▶ 播放 Play"]; }
+            if (next >= max) { return [max, true, "播放 Play"]; }
             return [next, false, window.dash_clientside.no_update];
         }""".replace("STEPS", str(PLAY_STEPS)),
         Output(SLIDER_ID, "value", allow_duplicate=True),
@@ -375,6 +377,13 @@ def register(app: Dash, engine: Engine, service: TrajectoryService,
             var t = data.start + (value || 0);
             var at = window.sightline.trajAt(data, t);
             var h = Object.assign({}, hideout || {}, {current: at.hop});
+            var trig = (window.dash_clientside.callback_context.triggered || [])[0] || {};
+            var map = document.getElementById("map").sightlineMap;
+            if (map && data.bounds && String(trig.prop_id || "").indexOf("data") >= 0) {
+                // clear of the tools dock (left) and the layer switcher (right)
+                map.fitBounds(data.bounds, {paddingTopLeft: [430, 30],
+                                            paddingBottomRight: [240, 30], animate: false});
+            }
             var clock = new Date(t * 1000).toISOString().slice(0, 19) + "Z";
             return [at.latlng, SHOWN, clock + " · hop " + (at.hop + 1), h];
         }""".replace("HIDDEN", json.dumps(cursor_style(False))).replace(

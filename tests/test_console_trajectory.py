@@ -232,6 +232,9 @@ def test_the_slider_and_play_move_the_cursor_along_the_route(
     last = drawn["hops"][-1]["path"][-1]
     assert end[2] == 1 and abs(end[0] - last[0]) < 1e-6 and abs(end[1] - last[1]) < 1e-6
     assert page.inner_text("#traj-clock").endswith(f"hop {len(drawn['hops'])}")
+    # the current hop (the last) is highlighted
+    colors = [h["color"] for h in page.evaluate(HOPS_JS)["hops"]]
+    assert colors[-1] == "#ffb000" and "#ffb000" not in colors[:-1]
     page.keyboard.press("Home")
     page.wait_for_timeout(400)
     start = page.evaluate(HOPS_JS)["cursor"]
