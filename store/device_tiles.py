@@ -23,7 +23,7 @@ from store.scope import Scope
 TILE_PX = 256
 CELL_PX = 64
 """Side of an aggregate cell in screen pixels (a tile holds 4 x 4 cells)."""
-MAX_POINTS = 2000
+MAX_POINTS = 500
 """Above this many cameras in a tile (with its margin) the tile is sent as counts per cell."""
 MARGIN_PX = 12
 """Points this close outside a tile are sent with it: markers cut by a tile edge are drawn
