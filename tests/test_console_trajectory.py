@@ -285,6 +285,24 @@ def test_clicking_a_sighting_shows_the_device_and_its_stream(env: Env) -> None:
     assert env.city.errors == []
 
 
+def test_clicking_a_flagged_hop_names_its_flag(env: Env, artefacts_dir: Path) -> None:
+    v = max(env.fleet, key=lambda x: (len(x.trips), x.object_ref))
+    drawn = _query(env.city, v.object_ref)
+    direct = _direct(env.engine, env.city_user.name, v.object_ref)
+    page = env.city.page
+    k, hop = next((k, h) for k, h in enumerate(drawn["hops"]) if h["flags"]
+                  and len(h["path"]) > 2)  # fmt: skip
+    # a real click on a vertex in the middle of the hop's route
+    lon, lat = hop["path"][len(hop["path"]) // 2]
+    ct.set_view(page, lat, lon, 19)
+    page.mouse.click(*ct.to_page(page, lon, lat))
+    to = direct["sightings"][direct["hops"][k]["to_sighting"]]["device_id"]
+    page.wait_for_selector(f"#traj-details [data-device='{to}']", timeout=10_000)
+    text_ = page.inner_text("#traj-details")
+    assert all(f in text_ for f in hop["flags"]) and "km/h" in text_
+    page.screenshot(path=str(artefacts_dir / "console-trajectory-hop.png"))
+
+
 def _kind(engine: Engine, device_id: str) -> str:
     with engine.connect() as conn:
         n = conn.execute(text("SELECT count(*) FROM cameras WHERE device_id = :d"),
