@@ -29,6 +29,14 @@
                                         pane: (context && context.pane) || "markerPane"});
     }
 
+    /* Each hop and sighting: its tooltip, and a click that stays the trajectory's (the map
+       under it must not also take it as a click on the map: the first-response point). */
+    function trajFeature(feature, layer) {
+        var p = feature.properties || {};
+        if (p.tooltip) { layer.bindTooltip(p.tooltip, {sticky: p.kind === "hop"}); }
+        layer.on("click", function (e) { window.L.DomEvent.stopPropagation(e); });
+    }
+
     /* Where the object is at time t (seconds since the epoch): [lat, lon], and the hop. */
     function at(data, t) {
         var hops = (data && data.hops) || [];
@@ -49,6 +57,7 @@
     }
 
     window.sightline = Object.assign({}, window.sightline, {
-        trajHopStyle: trajHopStyle, trajSighting: trajSighting, trajAt: at,
+        trajHopStyle: trajHopStyle, trajSighting: trajSighting, trajFeature: trajFeature,
+        trajAt: at,
     });
 }());

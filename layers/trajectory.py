@@ -115,11 +115,13 @@ def build(result: Mapping[str, Any]) -> list[Component]:
     ``current``) under the numbered sightings."""
     return [
         dl.GeoJSON(data=hop_features(result), id=HOPS_ID, style=js("trajHopStyle"),
+                   onEachFeature=js("trajFeature"),
                    hideout={"current": -1, "color": HOP_COLOR, "flagColor": FLAG_COLOR,
                             "currentColor": CURRENT_COLOR}),
         # above the camera and checkpoint markers (panes 620/630) they sit on
         dl.Pane(dl.GeoJSON(data=sighting_features(result), id=SIGHTINGS_ID,
-                           pointToLayer=js("trajSighting")),
+                           pointToLayer=js("trajSighting"),
+                           onEachFeature=js("trajFeature")),
                 name=SIGHTINGS_PANE, style={"zIndex": 640}),
     ]  # fmt: skip
 

@@ -300,6 +300,8 @@ def test_clicking_a_flagged_hop_names_its_flag(env: Env, artefacts_dir: Path) ->
     page.wait_for_selector(f"#traj-details [data-device='{to}']", timeout=10_000)
     text_ = page.inner_text("#traj-details")
     assert all(f in text_ for f in hop["flags"]) and "km/h" in text_
+    # the trajectory's click is not also a click on the map (the first-response point panel)
+    assert page.is_hidden("#point-panel")
     page.screenshot(path=str(artefacts_dir / "console-trajectory-hop.png"))
 
 
