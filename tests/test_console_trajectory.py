@@ -333,6 +333,36 @@ def test_without_a_case_reference_nothing_is_queried(env: Env) -> None:
     assert after[len(before):] == [(f"user:{env.city_user.name}", "refused", "", "case_ref")]
 
 
+def test_a_bad_window_is_refused_in_the_panel_and_audited_once(env: Env) -> None:
+    page = env.city.page
+    before = _entries(env.engine, "trajectory.query", "BAD-WINDOW-1")
+    _fill(env.city, "BAD-WINDOW-1")
+    page.fill("#traj-to", "soon")
+    page.click("#traj-query")
+    page.wait_for_function(
+        "() => (document.getElementById('traj-status').textContent || '').includes('refused')",
+        timeout=15_000)  # fmt: skip
+    assert "refused (to)" in page.inner_text("#traj-status")
+    after = _entries(env.engine, "trajectory.query", "BAD-WINDOW-1")
+    assert after[len(before):] == [(f"user:{env.city_user.name}", "refused", "CASE-CONSOLE-9",
+                                    "to")]  # fmt: skip
+
+
+def test_the_unseen_corridors_are_a_layer_to_switch_off(env: Env) -> None:
+    v = max(env.fleet, key=lambda x: (len(x.trips), x.object_ref))
+    drawn = _query(env.city, v.object_ref)
+    assert drawn["corridors"] > 0
+    page = env.city.page
+    box = page.locator(".leaflet-control-layers-overlays label",
+                       has_text="Unseen corridors").locator("input")
+    box.uncheck()
+    page.wait_for_timeout(300)
+    assert page.evaluate(HOPS_JS)["corridors"] == 0 and page.evaluate(HOPS_JS)["hops"]
+    box.check()
+    page.wait_for_timeout(300)
+    assert page.evaluate(HOPS_JS)["corridors"] == drawn["corridors"]
+
+
 QUERY_OUTPUT = ("..traj-layer.children...traj-corridors.children...traj-data.data..."
                 "traj-slider.max...traj-slider.value...traj-slider.disabled...traj-play.disabled"
                 "...traj-table.children...traj-exports.children...traj-status.children..")
