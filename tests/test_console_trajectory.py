@@ -252,6 +252,43 @@ def test_the_slider_and_play_move_the_cursor_along_the_route(
     assert "Play" in page.inner_text("#traj-play")
 
 
+def test_the_cursor_is_where_the_time_puts_it_on_the_route(env: Env) -> None:
+    """At a time inside a hop the cursor is at that share of the hop's time along its routed
+    path — checked with shapely in UTM 32N (metres), not the browser's arithmetic."""
+    import shapely
+    from pyproj import Transformer
+
+    v = max(env.fleet, key=lambda x: (len(x.trips), x.object_ref))
+    drawn = _query(env.city, v.object_ref)
+    direct = _direct(env.engine, env.city_user.name, v.object_ref)
+    times = [dt.datetime.fromisoformat(x["seen_at"]).timestamp() for x in direct["sightings"]]
+    start = min(times)
+    to_utm = Transformer.from_crs(4326, ct.METRIC_CRS, always_xy=True)
+    to_deg = Transformer.from_crs(ct.METRIC_CRS, 4326, always_xy=True)
+    page = env.city.page
+    box = page.locator("#traj-slider input[type=number]")
+    checked = 0
+    for h, d in zip(direct["hops"], drawn["hops"], strict=True):
+        t0, t1 = times[h["from_sighting"]], times[h["to_sighting"]]
+        if len(h["path"]) < 3 or t1 - t0 < 20 or checked >= 3:
+            continue
+        value = int(round((t0 + t1) / 2 - start))
+        share = (start + value - t0) / (t1 - t0)
+        line = shapely.LineString([to_utm.transform(x, y) for x, y in h["path"]])
+        p = line.interpolate(share, normalized=True)
+        want = to_deg.transform(p.x, p.y)
+        box.fill(str(value))
+        box.press("Enter")
+        page.wait_for_function(
+            "(n) => (document.getElementById('traj-clock').textContent || '').endsWith('hop ' + n)",
+            arg=d["hop"] + 1, timeout=5_000)  # fmt: skip
+        page.wait_for_timeout(200)
+        got = page.evaluate(HOPS_JS)["cursor"]
+        assert abs(got[0] - want[0]) < 2e-6 and abs(got[1] - want[1]) < 2e-6, (got, want)
+        checked += 1
+    assert checked == 3
+
+
 def _near_route(p: list[float], hops: list[dict[str, Any]]) -> float:
     best = 1.0
     for h in hops:
