@@ -179,9 +179,11 @@ def hops_table(result: Mapping[str, Any]) -> Component:
 
 def summary(result: Mapping[str, Any]) -> str:
     flags = ", ".join(f"{k} {v}" for k, v in sorted(result["flags"].items())) or "无 none"
+    more = (f" — only the first {len(result['sightings'])} sightings: narrow the window "
+            f"(later ones from {result['next_after']})" if result.get("next_after") else "")
     return (f"{result['object_ref']}: {len(result['sightings'])} sightings, "
             f"{len(result['hops'])} hops, flags: {flags}, "
-            f"{len(result['corridor_roads'])} unseen corridor roads")  # fmt: skip
+            f"{len(result['corridor_roads'])} unseen corridor roads{more}")  # fmt: skip
 
 
 def exports(key: str) -> Component:

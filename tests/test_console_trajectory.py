@@ -463,3 +463,21 @@ def test_exports_download_and_are_audited(env: Env, artefacts_dir: Path) -> None
     exports = _entries(env.engine, "export")[before:]
     assert [(a, o, c) for a, o, c, _ in exports] == \
         [(f"user:{env.city_user.name}", "ok", "CASE-CONSOLE-9")] * 3  # fmt: skip
+
+
+def test_the_summary_says_when_only_a_first_page_came_back() -> None:
+    from pages.trajectory import summary
+
+    r = {"object_ref": "X-1", "sightings": [{}] * 1000, "hops": [], "flags": {"long_gap": 2},
+         "corridor_roads": [], "next_after": "2026-11-02T10:00:00+00:00"}
+    assert "only the first 1000 sightings" in summary(r) and "long_gap 2" in summary(r)
+    assert "only the first" not in summary({**r, "next_after": None})
+
+
+def test_a_hop_without_a_route_is_drawn_between_its_devices() -> None:
+    from layers.trajectory import drawn_path
+
+    a, b = {"lon": 7.41, "lat": 43.73}, {"lon": 7.42, "lat": 43.74}
+    assert drawn_path({"path": []}, a, b) == [[7.41, 43.73], [7.42, 43.74]]  # no_route
+    assert drawn_path({"path": [[7.0, 43.0]]}, a, b) == [[7.0, 43.0], [7.0, 43.0]]
+    assert drawn_path({"path": [[7.0, 43.0], [7.1, 43.1]]}, a, b) == [[7.0, 43.0], [7.1, 43.1]]
