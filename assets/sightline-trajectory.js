@@ -56,6 +56,14 @@
         return {latlng: [a[1] + (b[1] - a[1]) * u, a[0] + (b[0] - a[0]) * u], hop: k};
     }
 
+    /* A click on a row of the hops table moves the slider into that hop. */
+    document.addEventListener("click", function (e) {
+        var row = e.target && e.target.closest && e.target.closest("#traj-table tr.sl-traj-row");
+        var dc = window.dash_clientside;
+        if (!row || !dc || !dc.set_props) { return; }
+        dc.set_props("traj-slider", {value: Number(row.getAttribute("data-t"))});
+    });
+
     window.sightline = Object.assign({}, window.sightline, {
         trajHopStyle: trajHopStyle, trajSighting: trajSighting, trajFeature: trajFeature,
         trajAt: at,

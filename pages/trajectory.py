@@ -158,9 +158,12 @@ def _fmt(x: Any, spec: str) -> str:
     return "—" if x is None else format(x, spec)
 
 
-def hops_table(result: Mapping[str, Any]) -> Component:
-    """One row per hop: arrival time, from → to device, distance (m), speed (km/h), flags."""
+def hops_table(result: Mapping[str, Any], start_s: float = 0.0) -> Component:
+    """One row per hop: arrival time, from → to device, distance (m), speed (km/h), flags. A
+    click on a row puts the slider in the middle of that hop (``data-t``: seconds after
+    ``start_s``, the first sighting; ``assets/sightline-trajectory.js``)."""
     s = result["sightings"]
+    play = traj_layer.playback(result)["hops"]
     head = html.Tr([html.Th(x) for x in ("#", "时间 time", "设备 device", "m", "km/h",
                                          "标记 flags")])  # fmt: skip
     rows = []
@@ -173,7 +176,8 @@ def hops_table(result: Mapping[str, Any]) -> Component:
              html.Td(_fmt(h.get("length_m"), ".0f")), html.Td(_fmt(h.get("speed_kmh"), ".1f")),
              html.Td(", ".join(h["flags"]))],
             className="sl-traj-row" + (" sl-traj-flagged" if h["flags"] else ""),
-            **{"data-hop": str(k), "data-flags": ",".join(h["flags"])}))  # fmt: skip
+            **{"data-hop": str(k), "data-flags": ",".join(h["flags"]),
+               "data-t": str(round((play[k]["t0"] + play[k]["t1"]) / 2 - start_s))}))  # fmt: skip
     return html.Table([html.Thead(head), html.Tbody(rows)], className="sl-stats")
 
 
@@ -304,7 +308,8 @@ def register(app: Dash, engine: Engine, service: TrajectoryService,
         play["key"] = results.put(who, result, roads)
         span = int(round(play["end"] - play["start"]))
         return (traj_layer.build(result), traj_layer.corridors(result, roads), play,
-                max(span, 1), 0, not result["hops"], not result["hops"], hops_table(result),
+                max(span, 1), 0, not result["hops"], not result["hops"],
+                hops_table(result, play["start"]),
                 exports(play["key"]), summary(result))  # fmt: skip
 
     @auth.callback(

@@ -249,6 +249,12 @@ def test_the_slider_and_play_move_the_cursor_along_the_route(
     assert _near_route(moved[:2], drawn["hops"]) < 1e-6
     page.screenshot(path=str(artefacts_dir / "console-trajectory-playback.png"))
     page.click("#traj-play")  # pause
+    # a click on a row of the hops table puts the cursor in that hop
+    page.click("#traj-table tr.sl-traj-row[data-hop='2']")
+    page.wait_for_function(
+        "() => (document.getElementById('traj-clock').textContent || '').endsWith('hop 3')",
+        timeout=5_000)  # fmt: skip
+    assert page.evaluate(HOPS_JS)["hops"][2]["color"] == "#ffb000"
     assert "Play" in page.inner_text("#traj-play")
 
 
