@@ -37,28 +37,32 @@ class Browser:
 
 @contextmanager
 def console(engine: Engine, users: list[User], *, app: Any = None) -> Iterator[list[Browser]]:
-    """The app served in a thread and one logged-in Chromium page per user (1400×900)."""
-    stack = ExitStack()
-    base = stack.enter_context(serving(settings(), engine, app=app))
-    p = sync_playwright().start()
-    browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-    try:
-        out = []
-        for user in users:
-            page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
-            b = Browser(page, base)
-            page.on("pageerror", lambda exc, b=b: b.errors.append(str(exc)))
-            login_page(page, base, user)
-            page.wait_for_function(
-                "() => document.getElementById('map') && "
-                "document.getElementById('map').sightlineMap !== undefined", timeout=30_000)
-            page.wait_for_selector(".leaflet-draw-draw-polygon", timeout=30_000)
-            out.append(b)
-        yield out
-    finally:
-        browser.close()
-        p.stop()
-        stack.close()
+    """The app served in a thread and one logged-in Chromium page per user (1400×900);
+    everything is closed again however the block ends (a Playwright left running keeps the
+    test process from exiting)."""
+    with ExitStack() as stack:
+        base = stack.enter_context(serving(settings(), engine, app=app))
+        p = sync_playwright().start()
+        stack.callback(p.stop)
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        stack.callback(browser.close)
+        yield _pages(browser, base, users)
+
+
+def _pages(browser: Any, base: str, users: list[User]) -> list[Browser]:
+    """One logged-in page per user."""
+    out = []
+    for user in users:
+        page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+        b = Browser(page, base)
+        page.on("pageerror", lambda exc, b=b: b.errors.append(str(exc)))
+        login_page(page, base, user)
+        page.wait_for_function(
+            "() => document.getElementById('map') && "
+            "document.getElementById('map').sightlineMap !== undefined", timeout=30_000)
+        page.wait_for_selector(".leaflet-draw-draw-polygon", timeout=30_000)
+        out.append(b)
+    return out
 
 
 def set_view(page: Page, lat: float, lon: float, zoom: int) -> None:

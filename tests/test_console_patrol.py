@@ -28,6 +28,40 @@ from tests.console_auth import User, district_codes, make_user
 pytestmark = pytest.mark.browser
 
 
+def test_cameras_are_picked_on_a_tiled_page_too(city_url: str, artefacts_dir: Path) -> None:
+    """A large city's cameras are drawn from tiles (pages.device_tiles): a click on one lands
+    in the patrol while picking. The demo is made "large" by lowering the threshold. (First in
+    the module: it runs its own Playwright, which cannot start while the module's runs.)"""
+    from pages import device_tiles as tile_pages
+
+    engine = create_engine(city_url)
+    mp = pytest.MonkeyPatch()
+    mp.setattr(tile_pages, "TILES_ABOVE", 10)
+    try:
+        admin = make_user(engine, "admin", clearance=10)
+        device, lon, lat = _lone_cameras(engine)[0]
+        with ct.console(engine, [admin]) as (b,):
+            page = b.page
+            page.wait_for_function("() => window.sightline && window.sightline.deviceTiles",
+                                   timeout=15_000)  # fmt: skip
+            ct.set_view(page, lat, lon, 18)
+            page.wait_for_function("([lat, lon]) => { const l = window.sightline.deviceTiles"
+                                   ".layer, m = l._map, z = l._tileZoom;"
+                                   " const p = m.project([lat, lon], z);"
+                                   " return !!l.loaded[Math.floor(p.x / 256) + ':' +"
+                                   " Math.floor(p.y / 256) + ':' + z]; }", arg=[lat, lon],
+                                   timeout=15_000)  # fmt: skip
+            ct.open_tool(page, "patrol")
+            page.check("#patrol-pick input")
+            page.mouse.click(*ct.to_page(page, lon, lat))
+            page.wait_for_selector("#patrol-picked-list li", timeout=10_000)
+            assert _picked(page) == [device]
+            page.screenshot(path=str(artefacts_dir / "console-patrol-tiled-pick.png"))
+    finally:
+        mp.undo()
+        engine.dispose()
+
+
 @dataclass
 class Env:
     engine: Engine
@@ -294,35 +328,3 @@ def test_saving_a_patrol_checks_its_input_and_keeps_only_cameras_in_scope(city_u
     finally:
         engine.dispose()
 
-
-def test_cameras_are_picked_on_a_tiled_page_too(city_url: str, artefacts_dir: Path) -> None:
-    """A large city's cameras are drawn from tiles (pages.device_tiles): a click on one lands
-    in the patrol while picking. The demo is made "large" by lowering the threshold."""
-    from pages import device_tiles as tile_pages
-
-    engine = create_engine(city_url)
-    mp = pytest.MonkeyPatch()
-    mp.setattr(tile_pages, "TILES_ABOVE", 10)
-    try:
-        admin = make_user(engine, "admin", clearance=10)
-        device, lon, lat = _lone_cameras(engine)[0]
-        with ct.console(engine, [admin]) as (b,):
-            page = b.page
-            page.wait_for_function("() => window.sightline && window.sightline.deviceTiles",
-                                   timeout=15_000)  # fmt: skip
-            ct.set_view(page, lat, lon, 18)
-            page.wait_for_function("([lat, lon]) => { const l = window.sightline.deviceTiles"
-                                   ".layer, m = l._map, z = l._tileZoom;"
-                                   " const p = m.project([lat, lon], z);"
-                                   " return !!l.loaded[Math.floor(p.x / 256) + ':' +"
-                                   " Math.floor(p.y / 256) + ':' + z]; }", arg=[lat, lon],
-                                   timeout=15_000)  # fmt: skip
-            ct.open_tool(page, "patrol")
-            page.check("#patrol-pick input")
-            page.mouse.click(*ct.to_page(page, lon, lat))
-            page.wait_for_selector("#patrol-picked-list li", timeout=10_000)
-            assert _picked(page) == [device]
-            page.screenshot(path=str(artefacts_dir / "console-patrol-tiled-pick.png"))
-    finally:
-        mp.undo()
-        engine.dispose()
