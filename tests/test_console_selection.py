@@ -98,10 +98,15 @@ def _ring(lon: float, lat: float, r_m: float, n: int = 6) -> list[tuple[float, f
 
 
 def _busy_spot(engine: Engine, jids: list[int] | None = None) -> tuple[float, float]:
-    """A camera with the most other cameras within 150 m (optionally in ``jids``)."""
+    """A camera with the most other cameras within 150 m (optionally in ``jids``), away from
+    the sites of stored placement proposals: their pin markers (shown by the console's
+    "Proposed cameras" layer, which another test module may have filled in the shared city)
+    would take the drawing clicks."""
     with engine.connect() as conn:
         x, y = conn.execute(text(
             "SELECT ST_X(c.geom), ST_Y(c.geom) FROM cameras c WHERE "
+            "NOT EXISTS (SELECT 1 FROM placement_sites s "
+            "WHERE ST_DWithin(s.geom::geography, c.geom::geography, 250)) AND "
             "(CAST(:j AS int[]) IS NULL OR c.jurisdiction_id = ANY(:j)) ORDER BY (SELECT count(*) "
             "FROM cameras o WHERE ST_DWithin(o.geom::geography, c.geom::geography, 150)) DESC, "
             "c.id LIMIT 1"), {"j": jids}).one()  # fmt: skip
