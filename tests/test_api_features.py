@@ -18,7 +18,6 @@ import pytest
 import shapely
 from sqlalchemy import Engine, create_engine, text
 
-from analysis.coverage_run import run_coverage
 from api import app as api_app
 from api.features import CGCS2000, CONFORMANCE, CRS84, GCJ02
 from gis.crs import transform_xy
@@ -26,6 +25,7 @@ from settings import Settings
 from store import coverage
 from store.features import COLLECTIONS
 from store.tokens import create_token
+from tests.districts import two_districts
 from tests.fake_cameras import GatewayThread
 
 CLEARANCE = 10
@@ -87,18 +87,8 @@ def make_town(city_url: str) -> Iterator[Town]:
     """The demo city with a coverage run, tokens of each role for the city and two
     districts, and the API serving it (for a module fixture: ``yield from``)."""
     engine = create_engine(city_url)
-    with engine.connect() as conn:
-        run_id = coverage.latest_run(conn)
-        rows = conn.execute(text("SELECT id, code, level, parent_id FROM jurisdictions")).all()
-    if run_id is None:
-        run_id = run_coverage(engine, workers=2).run_id
-    assert run_id is not None
-    districts = sorted((r for r in rows if r.level == "district"), key=lambda r: r.code)
-    codes = {"city": next(r.code for r in rows if r.level == "city"),
-             "a": districts[0].code, "b": districts[1].code}  # fmt: skip
-    # a district's units straight from the table (independent of store.scope)
-    units = {k: sorted({d.id} | {r.id for r in rows if r.parent_id == d.id})
-             for k, d in (("a", districts[0]), ("b", districts[1]))}  # fmt: skip
+    run_id, codes, unit_sets = two_districts(engine)
+    units = {k: sorted(v) for k, v in unit_sets.items()}
     tokens = {}
     with engine.begin() as conn:
         for role in ("viewer", "planner", "investigator", "commander"):

@@ -23,7 +23,6 @@ import pytest
 from aiohttp import web
 from sqlalchemy import Engine, create_engine, text
 
-from analysis.coverage_run import run_coverage
 from api import app as api_app
 from gateway import app as gw_app
 from settings import Settings
@@ -31,6 +30,7 @@ from store import access, coverage, health
 from store.scope import EVERYTHING
 from store.tokens import create_token, revoke_token
 from store.users import ROLES, create_user, set_disabled
+from tests.districts import two_districts
 from tests.fake_cameras import FakeCameras, GatewayThread, gstreamer_available, wait_for
 
 KEY = "security-routes-key"
@@ -119,18 +119,7 @@ class City:
 @pytest.fixture(scope="module")
 def city(city_url: str) -> Iterator[City]:
     engine = create_engine(city_url)
-    with engine.connect() as conn:
-        run_id = coverage.latest_run(conn)
-        rows = conn.execute(text("SELECT id, code, level, parent_id FROM jurisdictions")).all()
-    if run_id is None:
-        run_id = run_coverage(engine, workers=2).run_id
-    assert run_id is not None
-    districts = sorted((r for r in rows if r.level == "district"), key=lambda r: r.code)
-    codes = {"city": next(r.code for r in rows if r.level == "city"),
-             "a": districts[0].code, "b": districts[1].code}  # fmt: skip
-    # the units of a district straight from the table (independent of store.scope)
-    units = {k: frozenset({d.id} | {r.id for r in rows if r.parent_id == d.id})
-             for k, d in (("a", districts[0]), ("b", districts[1]))}  # fmt: skip
+    run_id, codes, units = two_districts(engine)
     users, tokens, names = {}, {}, {}
     with engine.begin() as conn:
         for role in ROLES:
